@@ -1,0 +1,1 @@
+"""Use cases: commands on campaigns, the rerun processor, generators, settings and storage."""

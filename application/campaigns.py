@@ -1,0 +1,205 @@
+"""Commands on campaigns: load, decide, save atomically, return the log position.
+
+Every command is retried a bounded number of times when another writer (the processor,
+another API replica) saved the campaign first; the retry reloads and decides again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from application.content.groups import GroupSegments
+from application.errors import ConcurrentModification, CustomerGroupNotFound, InvalidCampaignInput
+from application.metadata import current_context
+from application.results import CommandResult, RunStartedResult
+from application.store import CampaignStore, IntegrityError
+from domain.campaign import Campaign
+from domain.errors import CampaignNotFound
+from domain.segments import Comparison, Segment
+
+T = TypeVar("T")
+CONFLICT_RETRIES = 5
+
+
+class CampaignCommands:
+    def __init__(self, store: CampaignStore, groups: GroupSegments) -> None:
+        self.store = store
+        self.groups = groups
+
+    # ------------------------------------------------------------------ helpers
+    def load(self, account_id: UUID, campaign_id: UUID) -> Campaign:
+        """Another account's campaign is answered exactly like a missing one."""
+        campaign = self.store.get_campaign(campaign_id)
+        if campaign.account_id != account_id:
+            raise CampaignNotFound(campaign_id)
+        return campaign
+
+    def _with_retries(self, attempt: Callable[[], T]) -> T:
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        raise ConcurrentModification(None)
+
+    def _context_user(self) -> tuple[str, str]:
+        context = current_context()
+        return context.user_id or "system", context.ip or ""
+
+    # ------------------------------------------------------------------ create
+    def create(
+        self,
+        *,
+        account_id: UUID,
+        name: str,
+        customer_group_id: UUID,
+        segment_variables: Sequence[str],
+        ai_config: dict[str, Any],
+        campaign_id: UUID | None = None,
+    ) -> RunStartedResult:
+        group = self.groups.find_group(account_id, customer_group_id)
+        if group is None:
+            raise CustomerGroupNotFound(campaign_id)
+        user_id, ip = self._context_user()
+        campaign = Campaign.create(
+            account_id=account_id,
+            name=name,
+            segment_variables=segment_variables,
+            ai_config=ai_config,
+            customer_group_id=customer_group_id,
+            created_by=user_id,
+            campaign_id=campaign_id or uuid4(),
+        )
+        unknown = set(campaign.segment_variables) - self.groups.field_names(account_id)
+        if unknown:
+            raise InvalidCampaignInput(
+                campaign.id,
+                "segment_variables names undefined customer fields: " + ", ".join(sorted(unknown)),
+            )
+        segments = self.groups.segments(group, campaign.segment_variables)
+        job_uid = uuid4()
+        campaign.start_first_run(
+            customer_group_id=group.customer_group_id,
+            customer_group_name=group.name,
+            segments=segments,
+            job_uid=job_uid,
+            initiated_by=user_id,
+            ip=ip,
+        )
+        try:
+            position = self.store.save_campaign(campaign)
+        except IntegrityError:
+            raise ConcurrentModification(campaign.id) from None
+        return self._started(campaign, {}, position)
+
+    # ------------------------------------------------------------------ initiate
+    def initiate_rerun(
+        self, *, account_id: UUID, campaign_id: UUID, new_customer_group_id: UUID
+    ) -> RunStartedResult:
+        """Start the next run, archive the previous one and queue the job: one atomic save."""
+        self.load(account_id, campaign_id)  # 404 before looking at the group
+        group = self.groups.find_group(account_id, new_customer_group_id)
+        if group is None:
+            raise CustomerGroupNotFound(campaign_id)
+        user_id, ip = self._context_user()
+
+        def attempt() -> RunStartedResult:
+            campaign = self.load(account_id, campaign_id)
+            campaign.check_is_published()
+            campaign.check_all_messages_published()
+            previous = campaign.current_run
+            previous_segments = dict(previous.segments) if previous else {}
+            campaign.start_rerun(
+                customer_group_id=group.customer_group_id,
+                customer_group_name=group.name,
+                segments=self.groups.segments(group, campaign.segment_variables),
+                job_uid=uuid4(),
+                initiated_by=user_id,
+                ip=ip,
+            )
+            position = self.store.save_campaign(campaign)
+            return self._started(campaign, previous_segments, position)
+
+        return self._with_retries(attempt)
+
+    def _started(
+        self, campaign: Campaign, previous_segments: dict[str, Segment], position: int | None
+    ) -> RunStartedResult:
+        run = campaign.current_run
+        assert run is not None and position is not None
+        return RunStartedResult(
+            campaign_id=campaign.id,
+            run_number=run.number,
+            previous_run_number=run.previous_run_number,
+            job_uid=run.job_uid,
+            customer_group_id=run.customer_group_id,
+            segments=dict(run.segments),
+            comparison=Comparison(run.matched, run.new, run.orphaned),
+            previous_segments=previous_segments,
+            started_at=campaign.modified_on.isoformat(),
+            position=position,
+        )
+
+    # ------------------------------------------------------------------ review side
+    def _change(
+        self, account_id: UUID, campaign_id: UUID, decide: Callable[[Campaign], int]
+    ) -> CommandResult:
+        def attempt() -> CommandResult:
+            campaign = self.load(account_id, campaign_id)
+            count = decide(campaign)
+            position = self.store.save_campaign(campaign)
+            run = campaign.current_run
+            return CommandResult(campaign.id, count, position, run.job_uid if run else None)
+
+        return self._with_retries(attempt)
+
+    def review(
+        self,
+        *,
+        account_id: UUID,
+        campaign_id: UUID,
+        message_ids: Sequence[UUID] | None,
+        decision: str,
+        comment: str | None = None,
+    ) -> CommandResult:
+        user_id, _ = self._context_user()
+        return self._change(
+            account_id,
+            campaign_id,
+            lambda c: c.review(
+                message_ids=message_ids, decision=decision, reviewed_by=user_id, comment=comment
+            ),
+        )
+
+    def edit(
+        self, *, account_id: UUID, campaign_id: UUID, message_id: UUID, content: str
+    ) -> CommandResult:
+        user_id, _ = self._context_user()
+
+        def decide(c: Campaign) -> int:
+            c.edit(message_id=message_id, content=content, edited_by=user_id)
+            return 1
+
+        return self._change(account_id, campaign_id, decide)
+
+    def regenerate(self, *, account_id: UUID, campaign_id: UUID, message_id: UUID) -> CommandResult:
+        user_id, _ = self._context_user()
+
+        def decide(c: Campaign) -> int:
+            c.request_regeneration(message_id=message_id, requested_by=user_id)
+            return 1
+
+        return self._change(account_id, campaign_id, decide)
+
+    def publish(self, *, account_id: UUID, campaign_id: UUID) -> CommandResult:
+        user_id, _ = self._context_user()
+        return self._change(account_id, campaign_id, lambda c: c.publish(published_by=user_id))
+
+    def retry(self, *, account_id: UUID, campaign_id: UUID) -> CommandResult:
+        def decide(c: Campaign) -> int:
+            c.retry_run()
+            return 1
+
+        return self._change(account_id, campaign_id, decide)

@@ -1,0 +1,50 @@
+"""The one typed settings object, read from the environment (and an optional .env) once."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WELL_KNOWN_SECRETS = frozenset({"", "secret", "changeme", "change-me", "password", "test"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".nudgescribe"), alias="NUDGESCRIBE_DATA_DIR")
+    api_code: SecretStr | None = Field(default=None, alias="NUDGESCRIBE_API_CODE")
+    jwt_secret: SecretStr | None = Field(default=None, alias="NUDGESCRIBE_JWT_SECRET")
+    generator_base_url: str | None = Field(default=None, alias="NUDGESCRIBE_GENERATOR_BASE_URL")
+    generator_api_key: SecretStr | None = Field(default=None, alias="NUDGESCRIBE_GENERATOR_API_KEY")
+    generator_concurrency: int = Field(default=16, ge=1, le=256, alias="NUDGESCRIBE_GENERATOR_CONCURRENCY")
+    generator_timeout_seconds: float = Field(default=30.0, gt=0, alias="NUDGESCRIBE_GENERATOR_TIMEOUT")
+    generator_max_attempts: int = Field(default=5, ge=1, le=20, alias="NUDGESCRIBE_GENERATOR_MAX_ATTEMPTS")
+    lock_timeout_seconds: int = Field(default=10, ge=0, alias="NUDGESCRIBE_LOCK_TIMEOUT")
+    pool_size: int = Field(default=5, ge=1, le=100, alias="NUDGESCRIBE_DB_POOL_SIZE")
+    read_your_writes_timeout: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_RYW_TIMEOUT")
+    snapshot_every: int = Field(default=500, ge=10, alias="NUDGESCRIBE_SNAPSHOT_EVERY")
+
+    def with_generated_secrets(self) -> Settings:
+        """Fill unset secrets from the data dir, generating them once on first start."""
+        values: dict[str, SecretStr] = {}
+        for field, filename in (("api_code", "api_code"), ("jwt_secret", "jwt_secret")):
+            current = getattr(self, field)
+            if current is None:
+                values[field] = SecretStr(_load_or_create_secret(self.data_dir / filename))
+            elif current.get_secret_value() in WELL_KNOWN_SECRETS:
+                raise ValueError(f"refusing to serve with a well-known {field}")
+        return self.model_copy(update=values)
+
+
+def _load_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value

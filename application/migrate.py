@@ -20,7 +20,9 @@ from application.store import CampaignStore, store_env
 MIGRATION_LOCK_KEY = 0x6E756467  # "nudg"
 
 
-def migrate(connection: ConnectionInfo, pool: ConnectionPool, extra_ddl: Iterable[sql.Composable] = ()) -> None:
+def migrate(
+    connection: ConnectionInfo, pool: ConnectionPool, extra_ddl: Iterable[sql.Composable] = ()
+) -> None:
     with pool.connection() as conn:
         conn.autocommit = True
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
@@ -29,6 +31,6 @@ def migrate(connection: ConnectionInfo, pool: ConnectionPool, extra_ddl: Iterabl
             store.close()
             with conn.transaction():
                 for statement in [*CONTENT_DDL, *extra_ddl]:
-                    conn.execute(statement)
+                    conn.execute(sql.Composed([statement]))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))

@@ -20,9 +20,15 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(default=None, alias="NUDGESCRIBE_JWT_SECRET")
     generator_base_url: str | None = Field(default=None, alias="NUDGESCRIBE_GENERATOR_BASE_URL")
     generator_api_key: SecretStr | None = Field(default=None, alias="NUDGESCRIBE_GENERATOR_API_KEY")
-    generator_concurrency: int = Field(default=16, ge=1, le=256, alias="NUDGESCRIBE_GENERATOR_CONCURRENCY")
-    generator_timeout_seconds: float = Field(default=30.0, gt=0, alias="NUDGESCRIBE_GENERATOR_TIMEOUT")
-    generator_max_attempts: int = Field(default=5, ge=1, le=20, alias="NUDGESCRIBE_GENERATOR_MAX_ATTEMPTS")
+    generator_concurrency: int = Field(
+        default=16, ge=1, le=256, alias="NUDGESCRIBE_GENERATOR_CONCURRENCY"
+    )
+    generator_timeout_seconds: float = Field(
+        default=30.0, gt=0, alias="NUDGESCRIBE_GENERATOR_TIMEOUT"
+    )
+    generator_max_attempts: int = Field(
+        default=5, ge=1, le=20, alias="NUDGESCRIBE_GENERATOR_MAX_ATTEMPTS"
+    )
     lock_timeout_seconds: int = Field(default=10, ge=0, alias="NUDGESCRIBE_LOCK_TIMEOUT")
     pool_size: int = Field(default=5, ge=1, le=100, alias="NUDGESCRIBE_DB_POOL_SIZE")
     read_your_writes_timeout: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_RYW_TIMEOUT")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -60,7 +59,7 @@ class CampaignStore(Application[UUID]):
 
     name = APP_NAME
     is_snapshotting_enabled = True
-    snapshot_every: ClassVar[int] = 500
+    snapshot_every: int = 500
 
     def __init__(self, env: dict[str, str], snapshot_every: int = 500) -> None:
         super().__init__(env)
@@ -72,7 +71,7 @@ class CampaignStore(Application[UUID]):
 
     def get_campaign(self, campaign_id: UUID, version: int | None = None) -> Campaign:
         try:
-            campaign = self.repository.get(campaign_id, version=version)
+            campaign: object = self.repository.get(campaign_id, version=version)
         except AggregateNotFoundError:
             raise CampaignNotFound(campaign_id) from None
         if not isinstance(campaign, Campaign):
@@ -118,5 +117,3 @@ class CampaignStore(Application[UUID]):
 def snapshot_now(store: CampaignStore, campaign: Campaign) -> None:
     assert store.snapshots is not None
     store.snapshots.put([Snapshot.take(campaign)])
-
-

@@ -62,7 +62,7 @@ class Campaign(Aggregate):
     ) -> Campaign:
         variables = [normalise_name(v) for v in segment_variables]
         cls.check_definition(campaign_id, name, variables, ai_config)
-        return cls(
+        return cls(  # type: ignore[call-arg]  # ``id`` is the annotated, chosen aggregate id
             id=campaign_id,
             account_id=account_id,
             name=name.strip(),
@@ -172,9 +172,7 @@ class Campaign(Aggregate):
 
     def check_all_messages_published(self) -> None:
         run = self.current_run
-        if run is None or any(
-            m.status != MessageStatus.PUBLISHED for m in run.active_messages()
-        ):
+        if run is None or any(m.status != MessageStatus.PUBLISHED for m in run.active_messages()):
             raise errors.UnpublishedMessagesExist(self.id)
 
     def check_not_processing(self) -> None:
@@ -488,11 +486,7 @@ class Campaign(Aggregate):
 
     def _is_processing_run(self, run_number: int) -> bool:
         run = self.current_run
-        return (
-            run is not None
-            and run.number == run_number
-            and run.status == RunStatus.PROCESSING
-        )
+        return run is not None and run.number == run_number and run.status == RunStatus.PROCESSING
 
     # ------------------------------------------------------------------ review
     def review(
@@ -533,9 +527,7 @@ class Campaign(Aggregate):
             if message.segment_key in run.regenerating:
                 if message_ids is None:
                     continue
-                raise errors.InvalidMessageTransition(
-                    self.id, "Message is being regenerated"
-                )
+                raise errors.InvalidMessageTransition(self.id, "Message is being regenerated")
             self._message_reviewed(
                 run_number=run.number,
                 message_id=message.message_id,

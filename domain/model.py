@@ -8,7 +8,7 @@ every rerun.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from uuid import UUID, NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.segments import Segment
 from domain.statuses import (

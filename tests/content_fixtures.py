@@ -35,7 +35,8 @@ def make_group(
         with conn.cursor() as cur:
             rows = [(account_id, f"c-{uuid4().hex}", json.dumps(dict(c))) for c in customers]
             cur.executemany(
-                "INSERT INTO customers (account_id, external_id, fields) VALUES (%s, %s, %s::jsonb)",
+                "INSERT INTO customers (account_id, external_id, fields)"
+                " VALUES (%s, %s, %s::jsonb)",
                 rows,
             )
             cur.executemany(
@@ -44,5 +45,3 @@ def make_group(
                 [(group_id, account_id, r[1]) for r in rows],
             )
     return group_id
-
-

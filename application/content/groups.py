@@ -13,7 +13,7 @@ from uuid import UUID
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from domain.segments import Segment, segment_key, normalise_values
+from domain.segments import Segment, SegmentValue, normalise_values, segment_key
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class GroupSegments:
             "JOIN customers c ON c.account_id = m.account_id AND c.external_id = m.external_id "
             "WHERE m.customer_group_id = %s GROUP BY {columns}"
         ).format(columns=columns)
-        counts: dict[str, tuple[dict[str, object], int]] = {}
+        counts: dict[str, tuple[dict[str, SegmentValue], int]] = {}
         with self.pool.connection() as conn:
             for row in conn.execute(query, (group.customer_group_id,)):
                 values = normalise_values(dict(zip(variables, row[:-1], strict=True)))

@@ -54,15 +54,20 @@ def test_created_campaign_round_trips_with_run_one_processing(commands, store, p
     assert campaign.account_id == account_id
     assert campaign.status == CampaignStatus.PROCESSING
     run = campaign.current_run
-    assert run is not None and run.number == 1
+    assert run is not None
+    assert run.number == 1
     assert sorted(s.customer_count for s in run.segments.values()) == [1, 3]
-    assert run.new == sorted(run.segments) and run.matched == [] and run.orphaned == []
+    assert run.new == sorted(run.segments)
+    assert run.matched == []
+    assert run.orphaned == []
 
 
 def test_rerun_is_one_atomic_save_that_archives_the_previous_run(commands, store, pool, account_id):
     campaign_id = published_campaign(commands, store, pool, account_id)
     before = store.get_campaign(campaign_id).version
-    group = make_group(pool, account_id, [{"plan": "gold", "region": "EU"}, {"plan": "bronze", "region": "EU"}])
+    group = make_group(
+        pool, account_id, [{"plan": "gold", "region": "EU"}, {"plan": "bronze", "region": "EU"}]
+    )
 
     result = commands.initiate_rerun(
         account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
@@ -70,7 +75,8 @@ def test_rerun_is_one_atomic_save_that_archives_the_previous_run(commands, store
 
     campaign = store.get_campaign(campaign_id)
     assert campaign.version == before + 2  # RunStarted + the run-level MessageArchived
-    assert result.run_number == 2 and campaign.status == CampaignStatus.PROCESSING
+    assert result.run_number == 2
+    assert campaign.status == CampaignStatus.PROCESSING
     assert len(result.comparison.matched) == 1
     assert len(result.comparison.new) == 1
     assert len(result.comparison.orphaned) == 1
@@ -85,10 +91,15 @@ def test_rerun_is_one_atomic_save_that_archives_the_previous_run(commands, store
 def test_rerun_copies_matched_and_archives_orphans_as_orphaned(commands, store, pool, account_id):
     campaign_id = published_campaign(commands, store, pool, account_id)
     published_content = {
-        m.segment_key: m.content for m in store.get_campaign(campaign_id).current_run.messages.values()
+        m.segment_key: m.content
+        for m in store.get_campaign(campaign_id).current_run.messages.values()
     }
-    group = make_group(pool, account_id, [{"plan": "gold", "region": "EU"}, {"plan": "new", "region": "EU"}])
-    commands.initiate_rerun(account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group)
+    group = make_group(
+        pool, account_id, [{"plan": "gold", "region": "EU"}, {"plan": "new", "region": "EU"}]
+    )
+    commands.initiate_rerun(
+        account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
+    )
 
     finish_run(store, campaign_id, content="Fresh")
 
@@ -102,7 +113,8 @@ def test_rerun_copies_matched_and_archives_orphans_as_orphaned(commands, store, 
     assert sorted(run.messages) == sorted(run.segments)
     assert "1" not in campaign.runs  # the finished rerun no longer carries run 1's messages
     orphan_events = [
-        e for e in store.events.get(campaign_id)
+        e
+        for e in store.events.get(campaign_id)
         if type(e).__name__ == "MessageArchived" and e.reason == ArchiveReason.ORPHANED
     ]
     assert len(orphan_events) == 1
@@ -114,11 +126,17 @@ def test_initiate_checks_in_contract_order(commands, store, pool, account_id):
     group = make_group(pool, account_id, customers)
 
     with pytest.raises(CampaignNotFound):
-        commands.initiate_rerun(account_id=uuid4(), campaign_id=campaign_id, new_customer_group_id=group)
+        commands.initiate_rerun(
+            account_id=uuid4(), campaign_id=campaign_id, new_customer_group_id=group
+        )
     with pytest.raises(CustomerGroupNotFound):
-        commands.initiate_rerun(account_id=account_id, campaign_id=campaign_id, new_customer_group_id=uuid4())
+        commands.initiate_rerun(
+            account_id=account_id, campaign_id=campaign_id, new_customer_group_id=uuid4()
+        )
     with pytest.raises(CampaignNotPublished):
-        commands.initiate_rerun(account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group)
+        commands.initiate_rerun(
+            account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
+        )
 
 
 def test_rerun_refused_while_a_current_message_is_unpublished(commands, store, pool, account_id):
@@ -139,8 +157,12 @@ def test_two_writers_on_one_campaign_exactly_one_wins(commands, store, pool, acc
     second = store.get_campaign(campaign_id)
     for copy in (first, second):
         copy.start_rerun(
-            customer_group_id=group, customer_group_name="g", segments=[], job_uid=uuid4(),
-            initiated_by="u", ip="ip",
+            customer_group_id=group,
+            customer_group_name="g",
+            segments=[],
+            job_uid=uuid4(),
+            initiated_by="u",
+            ip="ip",
         )
     store.save_campaign(first)
 
@@ -185,7 +207,9 @@ def test_snapshot_plus_later_events_equals_full_replay(store, commands, pool, ac
     campaign = store.get_campaign(campaign_id)
     for _ in range(3):  # edits push the stream past a snapshot boundary
         for message in list(campaign.current_run.messages.values())[:10]:
-            campaign.edit(message_id=message.message_id, content=f"v{campaign.version}", edited_by="e")
+            campaign.edit(
+                message_id=message.message_id, content=f"v{campaign.version}", edited_by="e"
+            )
         store.save_campaign(campaign)
 
     small = CampaignStore(store.env, snapshot_every=10)
@@ -220,7 +244,8 @@ def test_every_event_stores_who_from_where_and_correlation(commands, store, pool
 
     with store.recorder.datastore.transaction() as curs:
         curs.execute(
-            "SELECT state FROM nudgescribe_events WHERE originator_id = %s ORDER BY originator_version",
+            "SELECT state FROM nudgescribe_events WHERE originator_id = %s"
+            " ORDER BY originator_version",
             (campaign_id,),
         )
         metas = [json.loads(bytes(row["state"]))["_meta"] for row in curs.fetchall()]
@@ -239,9 +264,15 @@ def test_large_atomic_initiate_does_not_hang(commands, store, pool, account_id):
     campaign_id = new_campaign(commands, pool, account_id, customers)
     finish_run(store, campaign_id)
     approve_and_publish(store, campaign_id)
-    group = make_group(pool, account_id, customers[:5_000] + [{"plan": f"q{i}", "region": "US"} for i in range(5_000)])
+    group = make_group(
+        pool,
+        account_id,
+        customers[:5_000] + [{"plan": f"q{i}", "region": "US"} for i in range(5_000)],
+    )
 
-    result = commands.initiate_rerun(account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group)
+    result = commands.initiate_rerun(
+        account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
+    )
 
     assert len(result.comparison.matched) == 5_000
     assert len(result.comparison.new) == 5_000

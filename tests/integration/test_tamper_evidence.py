@@ -93,7 +93,8 @@ def test_swapped_events_are_reported_as_reordered(db, commands, store, pool, acc
     tamper(
         db,
         "UPDATE nudgescribe_events e SET state = o.state, topic = o.topic "
-        "FROM nudgescribe_events o WHERE e.originator_id = %s AND o.originator_id = e.originator_id "
+        "FROM nudgescribe_events o "
+        "WHERE e.originator_id = %s AND o.originator_id = e.originator_id "
         "AND ((e.originator_version = 3 AND o.originator_version = 4) "
         "OR (e.originator_version = 4 AND o.originator_version = 3))",
         campaign_id,
@@ -111,7 +112,8 @@ def test_export_gives_plain_json_lines_an_auditor_can_read(db, commands, store, 
     assert [r["version"] for r in records] == list(range(1, len(records) + 1))
     assert records[0]["type"] == "CampaignCreated"
     assert records[0]["data"]["account_id"] == str(account_id)
-    assert records[1]["type"] == "RunStarted" and records[1]["data"]["run_number"] == 1
+    assert records[1]["type"] == "RunStarted"
+    assert records[1]["data"]["run_number"] == 1
     positions = [r["position"] for r in records]
     assert positions == sorted(positions)
     assert set(records[0]["metadata"]) == {"user_id", "account_id", "ip", "correlation_id"}

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from application.content.groups import GroupSegments
 from application.errors import ConcurrentModification, CustomerGroupNotFound, InvalidCampaignInput
+from application.idempotency import Claim, IdempotencyKeys, request_hash
 from application.metadata import current_context
 from application.results import CommandResult, RunStartedResult
 from application.store import CampaignStore, IntegrityError
@@ -24,9 +25,15 @@ CONFLICT_RETRIES = 5
 
 
 class CampaignCommands:
-    def __init__(self, store: CampaignStore, groups: GroupSegments) -> None:
+    def __init__(
+        self,
+        store: CampaignStore,
+        groups: GroupSegments,
+        idempotency: IdempotencyKeys | None = None,
+    ) -> None:
         self.store = store
         self.groups = groups
+        self.idempotency = idempotency or IdempotencyKeys(groups.pool)
 
     # ------------------------------------------------------------------ helpers
     def load(self, account_id: UUID, campaign_id: UUID) -> Campaign:
@@ -44,6 +51,37 @@ class CampaignCommands:
                 continue
         raise ConcurrentModification(None)
 
+    def _idempotent(
+        self,
+        account_id: UUID,
+        key: str | None,
+        fingerprint: str,
+        command: Callable[[Claim | None], RunStartedResult],
+    ) -> RunStartedResult:
+        """Run ``command`` once per (account, key); a repeat answers the first result."""
+        if key is None:
+            return command(None)
+        claim = self.idempotency.claim(account_id, key, fingerprint)
+        if claim.replay is not None:
+            return RunStartedResult.from_json(claim.replay)
+        try:
+            return command(claim)
+        except BaseException:
+            self.idempotency.release(claim)
+            raise
+
+    def _save_started(
+        self, campaign: Campaign, previous_segments: dict[str, Segment], claim: Claim | None
+    ) -> RunStartedResult:
+        also_write = None
+        if claim is not None:
+            also_write = IdempotencyKeys.completion(
+                claim,
+                lambda position: self._started(campaign, previous_segments, position).to_json(),
+            )
+        position = self.store.save_campaign(campaign, also_write=also_write)
+        return self._started(campaign, previous_segments, position)
+
     def _context_user(self) -> tuple[str, str]:
         context = current_context()
         return context.user_id or "system", context.ip or ""
@@ -58,6 +96,39 @@ class CampaignCommands:
         segment_variables: Sequence[str],
         ai_config: dict[str, Any],
         campaign_id: UUID | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunStartedResult:
+        fingerprint = request_hash(
+            "campaign.create",
+            name=name,
+            customer_group_id=customer_group_id,
+            segment_variables=list(segment_variables),
+            ai_config=ai_config,
+        )
+        return self._idempotent(
+            account_id,
+            idempotency_key,
+            fingerprint,
+            lambda claim: self._create(
+                account_id,
+                name,
+                customer_group_id,
+                segment_variables,
+                ai_config,
+                campaign_id,
+                claim,
+            ),
+        )
+
+    def _create(
+        self,
+        account_id: UUID,
+        name: str,
+        customer_group_id: UUID,
+        segment_variables: Sequence[str],
+        ai_config: dict[str, Any],
+        campaign_id: UUID | None,
+        claim: Claim | None,
     ) -> RunStartedResult:
         group = self.groups.find_group(account_id, customer_group_id)
         if group is None:
@@ -89,16 +160,39 @@ class CampaignCommands:
             ip=ip,
         )
         try:
-            position = self.store.save_campaign(campaign)
+            return self._save_started(campaign, {}, claim)
         except IntegrityError:
             raise ConcurrentModification(campaign.id) from None
-        return self._started(campaign, {}, position)
 
     # ------------------------------------------------------------------ initiate
     def initiate_rerun(
-        self, *, account_id: UUID, campaign_id: UUID, new_customer_group_id: UUID
+        self,
+        *,
+        account_id: UUID,
+        campaign_id: UUID,
+        new_customer_group_id: UUID,
+        idempotency_key: str | None = None,
     ) -> RunStartedResult:
         """Start the next run, archive the previous one and queue the job: one atomic save."""
+        fingerprint = request_hash(
+            "campaign.rerun.initiate",
+            campaign_id=campaign_id,
+            new_customer_group_id=new_customer_group_id,
+        )
+        return self._idempotent(
+            account_id,
+            idempotency_key,
+            fingerprint,
+            lambda claim: self._initiate(account_id, campaign_id, new_customer_group_id, claim),
+        )
+
+    def _initiate(
+        self,
+        account_id: UUID,
+        campaign_id: UUID,
+        new_customer_group_id: UUID,
+        claim: Claim | None,
+    ) -> RunStartedResult:
         self.load(account_id, campaign_id)  # 404 before looking at the group
         group = self.groups.find_group(account_id, new_customer_group_id)
         if group is None:
@@ -119,8 +213,7 @@ class CampaignCommands:
                 initiated_by=user_id,
                 ip=ip,
             )
-            position = self.store.save_campaign(campaign)
-            return self._started(campaign, previous_segments, position)
+            return self._save_started(campaign, previous_segments, claim)
 
         return self._with_retries(attempt)
 

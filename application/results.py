@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 from uuid import UUID
 
 from domain.segments import Comparison, Segment
@@ -24,6 +25,39 @@ class RunStartedResult:
     @property
     def expected_campaign_status(self) -> str:
         return "Ready for review" if self.comparison.new else "Ready to publish"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, for the idempotency record that replays this result."""
+        return {
+            "campaign_id": str(self.campaign_id),
+            "run_number": self.run_number,
+            "previous_run_number": self.previous_run_number,
+            "job_uid": str(self.job_uid),
+            "customer_group_id": str(self.customer_group_id),
+            "segments": [asdict(s) for s in self.segments.values()],
+            "previous_segments": [asdict(s) for s in self.previous_segments.values()],
+            "comparison": asdict(self.comparison),
+            "started_at": self.started_at,
+            "position": self.position,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunStartedResult:
+        def segments(rows: list[dict[str, Any]]) -> dict[str, Segment]:
+            return {r["key"]: Segment(r["key"], r["values"], r["customer_count"]) for r in rows}
+
+        return cls(
+            campaign_id=UUID(data["campaign_id"]),
+            run_number=data["run_number"],
+            previous_run_number=data["previous_run_number"],
+            job_uid=UUID(data["job_uid"]),
+            customer_group_id=UUID(data["customer_group_id"]),
+            segments=segments(data["segments"]),
+            comparison=Comparison(**data["comparison"]),
+            previous_segments=segments(data["previous_segments"]),
+            started_at=data["started_at"],
+            position=data["position"],
+        )
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,16 @@ class InvalidCampaignInput(RuleViolation):
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached; the command changed nothing."""
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for failures to reach or keep a database connection (the API answers 503)."""
+    import psycopg
+    import psycopg_pool
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    if isinstance(exc, DatabaseUnavailable | psycopg_pool.PoolTimeout | InterfaceError):
+        return True
+    if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+        return False  # the server answered; the statement was slow, not the database gone
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OperationalError)

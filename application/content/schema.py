@@ -49,4 +49,8 @@ CONTENT_DDL = [
             external_id text NOT NULL,
             PRIMARY KEY (customer_group_id, external_id))"""
     ),
+    sql.SQL(
+        "CREATE INDEX IF NOT EXISTS customer_group_members_customer_idx "
+        "ON customer_group_members (account_id, external_id)"
+    ),
 ]

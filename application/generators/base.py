@@ -1,0 +1,65 @@
+"""The generator port: turn a campaign's ai_config and one segment's values into a message."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from domain.segments import normalise_name
+
+# Same pattern the aggregate validates templates with (domain.campaign.TEMPLATE_VARIABLE).
+_VARIABLE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+MAX_CONTENT_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Generated:
+    content: str
+    generator: str
+    model: str | None
+    prompt_digest: str  # sha256 of the rendered prompt, for auditors
+
+
+class GenerationFailed(Exception):
+    """Generation failed for good (after any retries); the run cannot complete."""
+
+
+class Generator(Protocol):
+    name: str
+
+    async def generate(self, ai_config: Mapping[str, Any], values: Mapping[str, Any]) -> Generated:
+        """Generate one message; raise GenerationFailed when it cannot be done."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections held for the running event loop."""
+        ...
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """Replace each ``{{ variable }}`` by the segment's value (null renders as nothing)."""
+    return _VARIABLE.sub(lambda m: _text(values.get(normalise_name(m.group(1)))), template)
+
+
+def digest(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
+def check_content(content: str, max_chars: int = MAX_CONTENT_CHARS) -> str | None:
+    """Why the content is unusable, or None when it is fine."""
+    if not content.strip():
+        return "empty content"
+    if len(content) > max_chars:
+        return f"content longer than {max_chars} characters"
+    return None

@@ -1,0 +1,153 @@
+"""A real OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
+
+It answers ``POST /v1/chat/completions`` after a configurable latency, fails every k-th
+call in a chosen way (429, 500, garbage, empty or over-long content), can fail every call
+whose prompt contains a marker, and logs every request (time, prompt, answer status).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API_KEY = "test-key"
+FAILURES = ("429", "500", "garbage", "empty", "long", "400")
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    at: float  # time.time() when the request arrived
+    prompt: str  # the user message
+    model: str
+    status: str  # "ok" or the failure it was answered with
+
+
+@dataclass
+class ChatServerConfig:
+    latency: float = 0.0
+    fail_every: int = 0  # 0: never; k: every k-th call fails
+    failure: str = "500"
+    fail_marker: str | None = None  # prompts containing it always fail (with `failure`)
+
+
+@dataclass
+class ChatServerState:
+    config: ChatServerConfig
+    log: list[LoggedRequest] = field(default_factory=list)
+    calls: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            return self._send(404, {"error": "not found"})
+        if self.headers.get("authorization") != f"Bearer {API_KEY}":
+            return self._send(401, {"error": {"message": "bad key"}})
+        prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        with state.lock:
+            state.calls += 1
+            number = state.calls
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            config = state.config
+            if config.latency:
+                time.sleep(config.latency)
+            failing = (config.fail_every and number % config.fail_every == 0) or (
+                config.fail_marker is not None and config.fail_marker in prompt
+            )
+            status = config.failure if failing else "ok"
+            state.log.append(LoggedRequest(time.time(), prompt, body.get("model", ""), status))
+            self._answer(status, f"Dear customer: {prompt}")
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _answer(self, status: str, content: str) -> None:
+        if status in ("429", "500", "400"):
+            self._send(int(status), {"error": {"message": f"failing with {status}"}})
+        elif status == "garbage":
+            self._send_raw(200, b"<html>not json", "text/html")
+        else:
+            if status == "empty":
+                content = ""
+            elif status == "long":
+                content = "x" * 5000
+            self._send(
+                200,
+                {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]},
+            )
+
+    def _send(self, code: int, payload: dict[str, Any]) -> None:
+        self._send_raw(code, json.dumps(payload).encode(), "application/json")
+
+    def _send_raw(self, code: int, data: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        if code == 429:
+            self.send_header("retry-after", "0")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, state: ChatServerState) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+
+
+class ChatServer:
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    @property
+    def state(self) -> ChatServerState:
+        return self._server.state
+
+    @property
+    def config(self) -> ChatServerConfig:
+        return self._server.state.config
+
+    @property
+    def log(self) -> list[LoggedRequest]:
+        return self._server.state.log
+
+
+@contextmanager
+def chat_server(**config: Any) -> Iterator[ChatServer]:
+    server = _Server(ChatServerState(ChatServerConfig(**config)))
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="fake-chat", daemon=True
+    )
+    thread.start()
+    try:
+        yield ChatServer(server)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,66 @@
+"""The FastAPI application factory. Nothing connects at import: the lifespan builds it all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api.container import Container, build_container
+from api.errors import install_error_handlers
+from api.metrics import Metrics
+from api.middleware import RequestMiddleware
+from api.responses import JSONResponse
+from api.routers import ROUTERS
+from application.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    processor: bool = False,
+) -> FastAPI:
+    """An app over ``container`` (kept open) or over one built from ``settings``.
+
+    ``processor``: also run the background processor inside this process.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = await run_in_threadpool(
+            build_container,
+            (settings or Settings()).with_generated_secrets(),
+            processor=processor,
+        )
+        app.state.container = built
+        await run_in_threadpool(built.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(built.close)
+
+    app = FastAPI(
+        title="Nudgescribe Reruns",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory``: settings from the environment, processor run elsewhere."""
+    return create_app(Settings())

@@ -1,0 +1,109 @@
+"""Authentication, in CONTRACT's order: api code, JWT, api_access, x-ip, the account."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import jwt
+import orjson
+from fastapi import Request
+
+from api.errors import auth_error, unauthorized
+from api.tokens import unverified_claims, verified_claims
+from application.content.accounts import Account, Accounts
+from application.metadata import CommandContext
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: UUID
+    user_id: str
+    role_code: str | None
+    ip: str
+
+    def context(self) -> CommandContext:
+        return CommandContext.for_request(
+            user_id=self.user_id, account_id=self.account_id, ip=self.ip
+        )
+
+
+class AccountCache:
+    """Accounts never change once created, so a found account is kept in memory."""
+
+    def __init__(self, accounts: Accounts, limit: int = 10_000) -> None:
+        self.accounts = accounts
+        self.limit = limit
+        self._found: dict[UUID, Account] = {}
+
+    def get(self, account_id: UUID) -> Account | None:
+        account = self._found.get(account_id)
+        if account is None:
+            account = self.accounts.get(account_id)
+            if account is not None:
+                if len(self._found) >= self.limit:
+                    self._found.clear()
+                self._found[account_id] = account
+        return account
+
+
+def api_context(request: Request, api_code: str) -> dict[str, Any]:
+    """Step 1: x-auth-context is a JSON object whose api_code matches (constant time)."""
+    try:
+        context = orjson.loads(request.headers.get("x-auth-context", ""))
+    except orjson.JSONDecodeError:
+        raise unauthorized() from None
+    code = context.get("api_code") if isinstance(context, dict) else None
+    if not isinstance(code, str) or not hmac.compare_digest(code.encode(), api_code.encode()):
+        raise unauthorized()
+    assert isinstance(context, dict)
+    return context
+
+
+def check_access_and_ip(request: Request, context: dict[str, Any]) -> str:
+    """Steps 3 and after: api_access must be true, and x-ip present."""
+    if context.get("api_access") is not True:
+        raise unauthorized()
+    ip = request.headers.get("x-ip", "").strip()
+    if not ip:
+        raise auth_error()
+    return ip
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise auth_error()
+    return token.strip()
+
+
+def verify_jwt(
+    token: str, accounts: AccountCache, server_secret: str
+) -> tuple[Account, dict[str, Any]]:
+    """Step 2: the signature must verify with the account's own secret, else the server's."""
+    try:
+        account_id = UUID(str(unverified_claims(token).get("account_id")))
+        account = accounts.get(account_id)
+        if account is None:
+            raise auth_error()
+        claims = verified_claims(token, account.jwt_secret or server_secret)
+    except (jwt.PyJWTError, ValueError):
+        raise auth_error() from None
+    user_id = claims.get("user_id")
+    if not isinstance(user_id, str) or not user_id or claims.get("account_id") != str(account_id):
+        raise auth_error()
+    return account, claims
+
+
+def authenticate_request(
+    request: Request, accounts: AccountCache, api_code: str, server_secret: str
+) -> Principal:
+    context = api_context(request, api_code)
+    account, claims = verify_jwt(bearer_token(request), accounts, server_secret)
+    ip = check_access_and_ip(request, context)
+    role_code = claims.get("role_code")
+    return Principal(
+        account.account_id, claims["user_id"], role_code if isinstance(role_code, str) else None, ip
+    )

@@ -1,0 +1,187 @@
+"""The ``nudgescribe`` command: serve, processor, migrate, accounts, token."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+
+from application.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Nudgescribe campaign reruns.")
+accounts_app = typer.Typer(no_args_is_help=True, help="Manage accounts.")
+app.add_typer(accounts_app, name="accounts")
+console = Console(stderr=True)
+
+
+def load_settings() -> tuple[Settings, bool]:
+    """Settings with secrets; True when this call generated them (first start)."""
+    settings = Settings()
+    first_start = settings.api_code is None and not (settings.data_dir / "api_code").exists()
+    return settings.with_generated_secrets(), first_start
+
+
+def run_migrations(settings: Settings) -> None:
+    from api.container import connection_info
+    from application.database import open_pool
+    from application.migrate import migrate
+    from projections.schema import READ_MODEL_DDL
+
+    connection = connection_info(settings)
+    pool = open_pool(connection, max_size=2, name="nudgescribe-migrate")
+    try:
+        migrate(connection, pool, extra_ddl=READ_MODEL_DDL)
+    finally:
+        pool.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade every table, idempotently."""
+    settings, _ = load_settings()
+    run_migrations(settings)
+    console.print("[green]migrated[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
+    no_processor: Annotated[
+        bool, typer.Option("--no-processor", help="Run the processor elsewhere.")
+    ] = False,
+) -> None:
+    """Migrate, then serve the API (with the background processor unless --no-processor)."""
+    import uvicorn
+
+    from application.processor import Partition, run_processor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings, first_start = load_settings()
+    run_migrations(settings)
+    if first_start:
+        print_first_start(settings, host, port)
+    stop = threading.Event()
+    processor = None
+    if not no_processor:
+        # One processor per `serve`, beside however many API workers there are.
+        processor = threading.Thread(
+            target=run_processor, args=(settings, Partition(), stop), name="processor", daemon=True
+        )
+        processor.start()
+    try:
+        uvicorn.run(
+            "api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+    finally:
+        stop.set()
+        if processor is not None:
+            processor.join(timeout=30)
+
+
+def print_first_start(settings: Settings, host: str, port: int) -> None:
+    assert settings.api_code is not None
+    code = settings.api_code.get_secret_value()
+    console.print(f"[bold]First start:[/bold] secrets generated in {settings.data_dir.resolve()}")
+    console.print(f"API code (x-auth-context api_code): [bold]{code}[/bold]")
+    console.print(
+        'Create an account:  nudgescribe accounts create "My company"\n'
+        f"Get a token:        curl -s http://{host}:{port}/v1/auth/authenticate "
+        "-H 'Content-Type: application/json' "
+        f'-H \'x-auth-context: {{"api_access": true, "api_code": "{code}"}}\' '
+        '-H \'x-ip: 127.0.0.1\' -d \'{"api_key": "<api_key>", "user_id": "me"}\''
+    )
+
+
+@app.command()
+def processor(
+    partition: Annotated[str, typer.Option(help="This processor's slot, I/N.")] = "0/1",
+) -> None:
+    """The background processor alone."""
+    from application.processor import Partition, run_processor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings, _ = load_settings()
+    try:
+        slot = Partition.parse(partition)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    run_processor(settings, slot)
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    own_secret: Annotated[
+        bool, typer.Option("--own-secret", help="Give it an account-specific JWT secret.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an account; prints its account_id and api_key (shown only once)."""
+    from application.content.accounts import Accounts
+
+    settings, _ = load_settings()
+    run_migrations(settings)
+    with _pool(settings) as pool:
+        account = Accounts(pool).create(name, own_secret=own_secret)
+    if as_json:
+        typer.echo(json.dumps({"account_id": str(account.account_id), "api_key": account.api_key}))
+        return
+    console.print(f"account_id: [bold]{account.account_id}[/bold]")
+    console.print(f"api_key:    [bold]{account.api_key}[/bold]  (keep it: it is not stored)")
+
+
+@app.command()
+def token(
+    account_id: Annotated[UUID, typer.Option(help="Account the token is for.")],
+    user_id: Annotated[str, typer.Option(help="User the token names.")],
+    role_code: Annotated[str | None, typer.Option(help="Role code claim.")] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print a signed JWT (with the account's own secret if it has one)."""
+    from api.tokens import issue_token
+    from application.content.accounts import Accounts
+
+    settings, _ = load_settings()
+    with _pool(settings) as pool:
+        account = Accounts(pool).get(account_id)
+    if account is None:
+        console.print(f"[red]no account {account_id}[/red]")
+        raise typer.Exit(1)
+    assert settings.jwt_secret is not None
+    secret = account.jwt_secret or settings.jwt_secret.get_secret_value()
+    typer.echo(
+        issue_token(
+            secret, account_id=account_id, user_id=user_id, role_code=role_code, ttl_seconds=ttl
+        )
+    )
+
+
+@contextmanager
+def _pool(settings: Settings) -> Iterator[Any]:
+    """A short-lived pool for one CLI command."""
+    from api.container import connection_info
+    from application.database import open_pool
+
+    pool = open_pool(connection_info(settings), max_size=1, name="nudgescribe-cli")
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,59 @@
+"""Outermost ASGI middleware: request id, metrics, and the last-resort error answer.
+
+Anything no handler mapped becomes 503 "Service unavailable" (database unreachable) or
+500 "Internal server error"; the log carries the request id and the trace, the body never.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from uuid import uuid4
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import INTERNAL, UNAVAILABLE, error_response
+from api.metrics import Metrics
+from application.errors import is_database_unavailable
+
+log = logging.getLogger("nudgescribe.api")
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid4().hex
+        state: dict[str, Any] = {"status": 500, "started": False}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"], state["started"] = message["status"], True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        began = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                log.warning("request %s: database unavailable: %s", request_id, exc)
+                response = error_response(503, UNAVAILABLE, "service_unavailable")
+            else:
+                log.exception("request %s failed", request_id)
+                response = error_response(500, INTERNAL, "internal_error")
+            if not state["started"]:
+                await response(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.observe(
+                scope.get("method", ""), path, state["status"], time.perf_counter() - began
+            )

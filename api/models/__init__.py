@@ -1,0 +1,1 @@
+"""Request models (strictly typed JSON bodies) and presenters of response objects."""

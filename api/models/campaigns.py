@@ -1,0 +1,67 @@
+"""Bodies of the campaign, message and rerun endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from api.models.common import PageSize, Paging, Request
+
+
+class CampaignCreate(Request):
+    name: str
+    customer_group_id: UUID
+    segment_variables: list[str]
+    ai_config: dict[str, Any]
+
+
+class CampaignRef(Request):
+    campaign_id: UUID
+
+
+class CampaignList(Paging):
+    status: str | None = None
+
+
+class Review(Request):
+    campaign_id: UUID
+    decision: Literal["approve", "reject"]
+    message_ids: list[UUID] | None = None
+    all: bool = False
+    comment: str | None = None
+
+
+class Edit(Request):
+    campaign_id: UUID
+    message_id: UUID
+    content: str
+
+
+class MessageRef(Request):
+    campaign_id: UUID
+    message_id: UUID
+
+
+class MessagePages(PageSize):
+    campaign_id: UUID
+
+
+class PublishedMessages(Paging):
+    campaign_id: UUID
+
+
+class RunMessages(Paging):
+    campaign_id: UUID
+    run_number: int | None = Field(default=None, ge=1)
+    include_archived: bool = False
+
+
+class Initiate(Request):
+    campaign_id: UUID
+    new_customer_group_id: UUID
+
+
+class JobRef(Request):
+    job_uid: UUID

@@ -1,0 +1,63 @@
+"""POST /v1/auth/authenticate (api key → JWT) and GET /v1/auth/reauthenticate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from api.auth import api_context, check_access_and_ip
+from api.deps import ContainerDep, PrincipalDep, body
+from api.errors import auth_error
+from api.models.auth import AuthenticateRequest
+from api.responses import JSONResponse, data
+from api.tokens import DEFAULT_TTL_SECONDS, issue_token
+
+router = APIRouter(prefix="/v1/auth", tags=["Authentication"])
+
+
+def token_answer(
+    secret: str, account_id: object, user_id: str, role_code: str | None
+) -> JSONResponse:
+    token = issue_token(secret, account_id=str(account_id), user_id=user_id, role_code=role_code)
+    return data(
+        {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_in": DEFAULT_TTL_SECONDS,
+            "account_id": account_id,
+        }
+    )
+
+
+def api_headers(request: Request, container: ContainerDep) -> None:
+    """The header checks of every request, without a JWT (this is where one is obtained)."""
+    check_access_and_ip(request, api_context(request, container.api_code))
+
+
+@router.post("/authenticate", dependencies=[Depends(api_headers)])
+def authenticate(
+    container: ContainerDep,
+    payload: Annotated[AuthenticateRequest, body(AuthenticateRequest)],
+) -> JSONResponse:
+    account = container.accounts.by_api_key(payload.api_key)
+    if account is None or not payload.user_id.strip():
+        raise auth_error()
+    return token_answer(
+        account.jwt_secret or container.jwt_secret,
+        account.account_id,
+        payload.user_id,
+        payload.role_code,
+    )
+
+
+@router.get("/reauthenticate")
+def reauthenticate(principal: PrincipalDep, container: ContainerDep) -> JSONResponse:
+    account = container.account_cache.get(principal.account_id)
+    assert account is not None  # authentication found it
+    return token_answer(
+        account.jwt_secret or container.jwt_secret,
+        principal.account_id,
+        principal.user_id,
+        principal.role_code,
+    )

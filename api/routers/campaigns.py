@@ -1,0 +1,75 @@
+"""Campaigns: create (run 1 generated in the background), list, get."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from api.deps import ContainerDep, PrincipalDep, body, command
+from api.models import presenters
+from api.models.campaigns import CampaignCreate, CampaignList, CampaignRef
+from api.responses import JSONResponse, data, page_of
+from domain.errors import CampaignNotFound
+
+router = APIRouter(prefix="/v1/campaign", tags=["Campaigns"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+@router.post("/create")
+def create(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CampaignCreate, body(CampaignCreate)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    started = command(
+        container,
+        principal,
+        lambda: container.commands.create(
+            account_id=principal.account_id,
+            name=payload.name,
+            customer_group_id=payload.customer_group_id,
+            segment_variables=payload.segment_variables,
+            ai_config=payload.ai_config,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    return data(
+        {
+            "campaign_id": started.campaign_id,
+            "run_number": started.run_number,
+            "job_uid": started.job_uid,
+            "status": "Processing",
+        }
+    )
+
+
+@router.post("/list")
+def list_campaigns(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CampaignList, body(CampaignList)],
+) -> JSONResponse:
+    found = container.read_models.campaigns(
+        principal.account_id, page=payload.page, page_size=payload.page_size, status=payload.status
+    )
+    return page_of(
+        [presenters.campaign(row) for row in found.items],
+        page=found.page,
+        page_size=found.page_size,
+        total=found.total,
+    )
+
+
+@router.post("/get")
+def get(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CampaignRef, body(CampaignRef)],
+) -> JSONResponse:
+    row = container.read_models.campaign(principal.account_id, payload.campaign_id)
+    if row is None:
+        raise CampaignNotFound(payload.campaign_id)
+    return data(presenters.campaign(row))

@@ -1,0 +1,61 @@
+"""Customers: upload and validate, list, pages, delete."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from api.body import UPLOAD_LIMIT
+from api.deps import ContainerDep, PrincipalDep, body
+from api.models import presenters
+from api.models.common import PageSize, Paging
+from api.models.content import CustomersDelete, CustomersUpload
+from api.responses import JSONResponse, data, page_of
+
+router = APIRouter(prefix="/v1/customers", tags=["Customers"])
+
+
+@router.post("/upload")
+def upload(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CustomersUpload, body(CustomersUpload, UPLOAD_LIMIT)],
+) -> JSONResponse:
+    result = container.customers.upload(
+        principal.account_id, payload.customers, validate_only=payload.validate_only
+    )
+    return data(presenters.upload(result))
+
+
+@router.post("/list")
+def list_customers(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[Paging, body(Paging)],
+) -> JSONResponse:
+    items, total = container.customers.page(principal.account_id, payload.page, payload.page_size)
+    return page_of(
+        [asdict(c) for c in items], page=payload.page, page_size=payload.page_size, total=total
+    )
+
+
+@router.post("/pages")
+def pages(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[PageSize, body(PageSize)],
+) -> JSONResponse:
+    total = container.customers.count(principal.account_id)
+    return data({"total": total, "total_pages": -(-total // payload.page_size)})
+
+
+@router.post("/delete")
+def delete(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CustomersDelete, body(CustomersDelete)],
+) -> JSONResponse:
+    deleted = container.customers.delete(principal.account_id, payload.external_ids)
+    return data({"deleted": deleted})

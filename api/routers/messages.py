@@ -1,0 +1,143 @@
+"""Campaign messages: review, edit, regenerate, publish, pages, published."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from api.container import Container
+from api.deps import ContainerDep, PrincipalDep, body, command
+from api.errors import missing_fields
+from api.models.campaigns import (
+    CampaignRef,
+    Edit,
+    MessagePages,
+    MessageRef,
+    PublishedMessages,
+    Review,
+)
+from api.responses import JSONResponse, data, page_of
+from domain.errors import CampaignNotFound
+
+router = APIRouter(prefix="/v1/campaign/messages", tags=["Campaign Messages"])
+
+
+def campaign_status(container: Container, account_id: UUID, campaign_id: UUID) -> str | None:
+    row = container.read_models.campaign(account_id, campaign_id)
+    return row.status if row else None
+
+
+@router.post("/review")
+def review(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[Review, body(Review)],
+) -> JSONResponse:
+    if payload.message_ids is None and not payload.all:
+        raise missing_fields()
+    result = command(
+        container,
+        principal,
+        lambda: container.commands.review(
+            account_id=principal.account_id,
+            campaign_id=payload.campaign_id,
+            message_ids=None if payload.all else payload.message_ids,
+            decision=payload.decision,
+            comment=payload.comment,
+        ),
+    )
+    return data(
+        {
+            "reviewed": result.count,
+            "campaign_status": campaign_status(container, principal.account_id, result.campaign_id),
+        }
+    )
+
+
+@router.post("/edit")
+def edit(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[Edit, body(Edit)],
+) -> JSONResponse:
+    command(
+        container,
+        principal,
+        lambda: container.commands.edit(
+            account_id=principal.account_id,
+            campaign_id=payload.campaign_id,
+            message_id=payload.message_id,
+            content=payload.content,
+        ),
+    )
+    return data({"message_id": payload.message_id, "status": "Ready for review"})
+
+
+@router.post("/regenerate")
+def regenerate(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[MessageRef, body(MessageRef)],
+) -> JSONResponse:
+    result = command(
+        container,
+        principal,
+        lambda: container.commands.regenerate(
+            account_id=principal.account_id,
+            campaign_id=payload.campaign_id,
+            message_id=payload.message_id,
+        ),
+    )
+    return data({"message_id": payload.message_id, "queued": True, "job_uid": result.job_uid})
+
+
+@router.post("/publish")
+def publish(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CampaignRef, body(CampaignRef)],
+) -> JSONResponse:
+    result = command(
+        container,
+        principal,
+        lambda: container.commands.publish(
+            account_id=principal.account_id, campaign_id=payload.campaign_id
+        ),
+    )
+    return data(
+        {
+            "published": result.count,
+            "campaign_status": campaign_status(container, principal.account_id, result.campaign_id),
+        }
+    )
+
+
+@router.post("/pages")
+def pages(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[MessagePages, body(MessagePages)],
+) -> JSONResponse:
+    found = container.read_models.message_pages(
+        principal.account_id, payload.campaign_id, page_size=payload.page_size
+    )
+    if found is None:
+        raise CampaignNotFound(payload.campaign_id)
+    total, total_pages = found
+    return data({"total": total, "total_pages": total_pages})
+
+
+@router.post("/published")
+def published(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[PublishedMessages, body(PublishedMessages)],
+) -> JSONResponse:
+    found = container.read_models.published_messages(
+        principal.account_id, payload.campaign_id, page=payload.page, page_size=payload.page_size
+    )
+    if found is None:
+        raise CampaignNotFound(payload.campaign_id)
+    return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)

@@ -1,0 +1,98 @@
+"""The three Campaign Reruns endpoints of the published page, plus retry and job status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from api.deps import ContainerDep, PrincipalDep, body, command
+from api.models import presenters
+from api.models.campaigns import CampaignRef, Initiate, JobRef, RunMessages
+from api.responses import JSONResponse, data, page_of
+from api.routers.campaigns import IdempotencyKey
+from application.errors import JobNotFound
+from domain.errors import CampaignNotFound
+
+router = APIRouter(prefix="/v1/campaign/rerun", tags=["Campaign Reruns"])
+
+
+@router.post("/history")
+def history(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CampaignRef, body(CampaignRef)],
+) -> JSONResponse:
+    rows = container.read_models.run_history(principal.account_id, payload.campaign_id)
+    if rows is None:
+        raise CampaignNotFound(payload.campaign_id)
+    return data(rows)
+
+
+@router.post("/messages")
+def messages(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[RunMessages, body(RunMessages)],
+) -> JSONResponse:
+    found = container.read_models.run_messages(
+        principal.account_id,
+        payload.campaign_id,
+        run_number=payload.run_number,
+        include_archived=payload.include_archived or payload.run_number is not None,
+        page=payload.page,
+        page_size=payload.page_size,
+    )
+    if found is None:
+        raise CampaignNotFound(payload.campaign_id)
+    return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)
+
+
+@router.post("/initiate")
+def initiate(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[Initiate, body(Initiate)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    started = command(
+        container,
+        principal,
+        lambda: container.commands.initiate_rerun(
+            account_id=principal.account_id,
+            campaign_id=payload.campaign_id,
+            new_customer_group_id=payload.new_customer_group_id,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    return data(presenters.rerun(started))
+
+
+@router.post("/retry")
+def retry(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[CampaignRef, body(CampaignRef)],
+) -> JSONResponse:
+    result = command(
+        container,
+        principal,
+        lambda: container.commands.retry(
+            account_id=principal.account_id, campaign_id=payload.campaign_id
+        ),
+    )
+    return data(
+        {"campaign_id": result.campaign_id, "job_uid": result.job_uid, "status": "Processing"}
+    )
+
+
+@router.post("/job")
+def job(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[JobRef, body(JobRef)],
+) -> JSONResponse:
+    row = container.read_models.job(principal.account_id, payload.job_uid)
+    if row is None:
+        raise JobNotFound(None)
+    return data(presenters.job(row))

@@ -1,0 +1,175 @@
+"""Queries the API answers from: read-model tables only, scoped to the caller's account.
+
+Another account's campaign is answered exactly as a missing one (``None``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import class_row
+from psycopg_pool import ConnectionPool
+
+from domain.errors import RunNotFound
+from projections.rows import CampaignRow, JobRow, MessageRow, Page, RunHistoryRow
+from projections.schema import CAMPAIGNS, JOBS, MESSAGES, RUNS
+
+T = TypeVar("T")
+_T = {"campaigns": sql.Identifier(CAMPAIGNS), "runs": sql.Identifier(RUNS),
+      "messages": sql.Identifier(MESSAGES), "jobs": sql.Identifier(JOBS)}  # fmt: skip
+
+
+def _q(template: str) -> sql.Composed:
+    return sql.SQL(template).format(**_T)
+
+
+_CAMPAIGN_COLUMNS = (
+    "campaign_id, account_id, name, status, current_run_number, customer_group_id,"
+    " segment_variables, ai_config, message_counts, created_at, updated_at"
+)
+_MESSAGE_COLUMNS = (
+    "message_id, run_number, segment_key, segment, customer_count, content, origin,"
+    " copied_from_message_id, status, review_status, approval_stage,"
+    " archive_reason IS NOT NULL AS is_archived, archive_reason, archived_at, created_at,"
+    " published_at"
+)
+_HISTORY = _q(
+    "SELECT r.run_number, r.customer_group_id, r.customer_group_name, r.segment_count, r.status,"
+    " jsonb_build_object('matched', r.matched, 'new', r.new, 'orphaned', r.orphaned)"
+    " AS comparison_summary, r.initiated_by, r.initiated_from_ip, r.job_uid, r.started_at,"
+    " r.completed_at, r.run_number = c.current_run_number AS is_current"
+    " FROM {campaigns} c JOIN {runs} r ON r.campaign_id = c.campaign_id"
+    " WHERE c.campaign_id = %s AND c.account_id = %s ORDER BY r.run_number DESC"
+)
+_CAMPAIGN = _q(
+    f"SELECT {_CAMPAIGN_COLUMNS} FROM {{campaigns}} WHERE campaign_id = %s AND account_id = %s"
+)
+_CAMPAIGNS = _q(
+    f"SELECT {_CAMPAIGN_COLUMNS} FROM {{campaigns}} WHERE account_id = %(account)s"
+    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+    " ORDER BY created_at DESC, campaign_id LIMIT %(limit)s OFFSET %(offset)s"
+)
+_COUNT_CAMPAIGNS = _q(
+    "SELECT count(*) FROM {campaigns} WHERE account_id = %(account)s"
+    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+)
+_RUN_EXISTS = _q("SELECT 1 FROM {runs} WHERE campaign_id = %s AND run_number = %s")
+_MESSAGE_FILTER = (
+    " FROM {messages} WHERE campaign_id = %(campaign)s AND run_number = %(run)s"
+    " AND (%(archived)s OR archive_reason IS NULL)"
+    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+)
+_MESSAGES = _q(
+    f"SELECT {_MESSAGE_COLUMNS}{_MESSAGE_FILTER}"
+    " ORDER BY segment_key LIMIT %(limit)s OFFSET %(offset)s"
+)
+_COUNT_MESSAGES = _q(f"SELECT count(*){_MESSAGE_FILTER}")
+_JOB = _q(
+    "SELECT job_uid, campaign_id, account_id, run_number, phase, copied, generated, archived,"
+    " total, error FROM {jobs} WHERE job_uid = %s AND account_id = %s"
+)
+_GROUP_IN_USE = _q(
+    "SELECT EXISTS (SELECT 1 FROM {campaigns} WHERE account_id = %s AND customer_group_id = %s)"
+)
+
+
+class ReadModels:
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    def _all(self, row_type: type[T], query: sql.Composed, params: Any) -> list[T]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(row_type)) as cur:
+            rows: list[T] = cur.execute(query, params).fetchall()
+        return rows
+
+    def _scalar(self, query: sql.Composed, params: Any) -> Any:
+        with self.pool.connection() as conn:
+            row = conn.execute(query, params).fetchone()
+        return row[0] if row else None
+
+    def campaign(self, account_id: UUID, campaign_id: UUID) -> CampaignRow | None:
+        rows = self._all(CampaignRow, _CAMPAIGN, (campaign_id, account_id))
+        return rows[0] if rows else None
+
+    def campaigns(
+        self, account_id: UUID, *, page: int, page_size: int, status: str | None
+    ) -> Page[CampaignRow]:
+        params = {"account": account_id, "status": status}
+        total = self._scalar(_COUNT_CAMPAIGNS, params)
+        paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
+        return Page(self._all(CampaignRow, _CAMPAIGNS, paged), page, page_size, total)
+
+    def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
+        rows = self._all(RunHistoryRow, _HISTORY, (campaign_id, account_id))
+        if not rows and self.campaign(account_id, campaign_id) is None:
+            return None
+        return rows
+
+    def run_messages(
+        self,
+        account_id: UUID,
+        campaign_id: UUID,
+        *,
+        run_number: int | None,
+        include_archived: bool,
+        page: int,
+        page_size: int,
+    ) -> Page[MessageRow] | None:
+        """No run_number: the current run (active only unless asked); else that whole run."""
+        campaign = self.campaign(account_id, campaign_id)
+        if campaign is None:
+            return None
+        if run_number is not None:
+            if self._scalar(_RUN_EXISTS, (campaign_id, run_number)) is None:
+                raise RunNotFound(campaign_id)
+            include_archived = True
+        run = campaign.current_run_number if run_number is None else run_number
+        return self._messages(campaign_id, run, include_archived, None, page, page_size)
+
+    def published_messages(
+        self, account_id: UUID, campaign_id: UUID, *, page: int, page_size: int
+    ) -> Page[MessageRow] | None:
+        campaign = self.campaign(account_id, campaign_id)
+        if campaign is None:
+            return None
+        run = campaign.current_run_number
+        return self._messages(campaign_id, run, False, "Published", page, page_size)
+
+    def message_pages(
+        self, account_id: UUID, campaign_id: UUID, *, page_size: int
+    ) -> tuple[int, int] | None:
+        """Total active messages of the current run, and how many pages of ``page_size``."""
+        campaign = self.campaign(account_id, campaign_id)
+        if campaign is None:
+            return None
+        params = self._message_params(campaign_id, campaign.current_run_number, False, None)
+        total = int(self._scalar(_COUNT_MESSAGES, params))
+        return total, (total + page_size - 1) // page_size
+
+    def _message_params(
+        self, campaign_id: UUID, run: int, archived: bool, status: str | None
+    ) -> dict[str, Any]:
+        return {"campaign": campaign_id, "run": run, "archived": archived, "status": status}
+
+    def _messages(
+        self,
+        campaign_id: UUID,
+        run: int,
+        archived: bool,
+        status: str | None,
+        page: int,
+        page_size: int,
+    ) -> Page[MessageRow]:
+        params = self._message_params(campaign_id, run, archived, status)
+        total = self._scalar(_COUNT_MESSAGES, params)
+        paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
+        return Page(self._all(MessageRow, _MESSAGES, paged), page, page_size, total)
+
+    def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
+        rows = self._all(JobRow, _JOB, (job_uid, account_id))
+        return rows[0] if rows else None
+
+    def group_in_current_run(self, account_id: UUID, customer_group_id: UUID) -> bool:
+        return bool(self._scalar(_GROUP_IN_USE, (account_id, customer_group_id)))

@@ -1,0 +1,140 @@
+"""One campaign's job: Copying -> Generating -> Archiving -> Finalising.
+
+Every phase works from the aggregate as loaded, so a job restarted after a crash (or
+queued twice) resumes where the log says it stopped. Progress is saved in batches. A
+racing API write makes a save raise ``IntegrityError``: the job reloads the campaign
+and carries on, since each processing command skips what is already recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TypeVar
+
+from application.generators import Generated, Generator
+from application.metadata import CommandContext, command_context
+from application.processor.generation import GenerationOptions, generate_pending
+from application.store import CampaignStore, IntegrityError
+from domain.campaign import Campaign
+from domain.errors import RuleViolation
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CONFLICT_RETRIES = 20
+
+
+class ConflictsPersist(Exception):
+    """Another writer kept winning; the job is deferred and tried again."""
+
+
+def chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CampaignJob:
+    def __init__(
+        self,
+        store: CampaignStore,
+        generators: Mapping[str, Generator],
+        *,
+        generation: GenerationOptions | None = None,
+        copy_batch: int = 500,
+        archive_batch: int = 500,
+    ) -> None:
+        self.store = store
+        self.generators = generators
+        self.generation = generation or GenerationOptions()
+        self.copy_batch = copy_batch
+        self.archive_batch = archive_batch
+
+    def process(self, campaign: Campaign) -> str | None:
+        """Do what the campaign's current run still needs. Returns an error only when
+        regeneration failed outside a processing run (nothing to fail: retry later)."""
+        run = campaign.current_run
+        if run is None:
+            return None
+        context = CommandContext(
+            user_id="processor",
+            account_id=str(campaign.account_id),
+            ip=None,
+            correlation_id=str(run.job_uid),
+        )
+        with command_context(context):
+            campaign = self._until_saved(campaign, self._copy)
+            campaign, error = self._generate(campaign)
+            if error is not None:
+                if campaign.is_processing():
+                    log.warning("run %s of campaign %s failed: %s", run.number, campaign.id, error)
+                    self._until_saved(campaign, lambda c: [c.fail_run(run.number, error)])
+                    return None
+                return error  # a regeneration: no run to fail, so it is tried again later
+            campaign = self._until_saved(campaign, self._archive)
+            try:
+                self._until_saved(campaign, lambda c: [c.finalise_run(run.number)])
+            except RuleViolation as violation:
+                reason = str(violation)
+                self._until_saved(campaign, lambda c: [c.fail_run(run.number, reason)])
+        return None
+
+    # ---------------------------------------------------------------- phases
+    def _copy(self, campaign: Campaign) -> Iterator[int]:
+        run = campaign.current_run
+        assert run is not None
+        for keys in chunks(campaign.pending_copies(), self.copy_batch):
+            yield campaign.record_copied_messages(run.number, keys)
+
+    def _archive(self, campaign: Campaign) -> Iterator[int]:
+        run = campaign.current_run
+        assert run is not None
+        while archived := campaign.archive_orphans(run.number, limit=self.archive_batch):
+            yield archived
+
+    def _generate(self, campaign: Campaign) -> tuple[Campaign, str | None]:
+        if not campaign.pending_generations():
+            return campaign, None
+        provider = str(campaign.ai_config.get("provider", "template"))
+        generator = self.generators.get(provider)
+        if generator is None:
+            return campaign, f"generator {provider!r} is not configured on this server"
+        return asyncio.run(generate_pending(campaign, generator, self._record, self.generation))
+
+    def _record(self, campaign: Campaign, batch: list[tuple[str, Generated]]) -> Campaign:
+        run = campaign.current_run
+        assert run is not None
+
+        def apply(c: Campaign) -> Iterator[bool]:
+            yield any(
+                [
+                    c.record_generated_message(
+                        run.number,
+                        key,
+                        g.content,
+                        generator=g.generator,
+                        model=g.model,
+                        prompt_digest=g.prompt_digest,
+                    )
+                    for key, g in batch
+                ]
+            )
+
+        return self._until_saved(campaign, apply)
+
+    # ---------------------------------------------------------------- saving
+    def _until_saved(
+        self, campaign: Campaign, step: Callable[[Campaign], Iterable[object]]
+    ) -> Campaign:
+        """Run ``step``, which yields once per batch (truthy: something was recorded), saving
+        after each batch; on a version conflict reload and run the step again."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                for recorded in step(campaign):
+                    if recorded:
+                        self.store.save_campaign(campaign)
+                return campaign
+            except IntegrityError:
+                log.info("campaign %s changed under the processor; reloading", campaign.id)
+                campaign = self.store.get_campaign(campaign.id)
+        raise ConflictsPersist(f"campaign {campaign.id}: conflicting writes kept winning")

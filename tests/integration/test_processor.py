@@ -1,0 +1,267 @@
+"""The background processor on real PostgreSQL, with generators against a loopback server."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import pytest
+
+from application.processor import Partition
+from application.processor.partition import bucket_of
+from domain.statuses import ArchiveReason, CampaignStatus, MessageStatus, Origin, RunStatus
+from tests.drive import approve_and_publish
+from tests.fakes.chat_server import ChatServer, chat_server
+from tests.processing import (
+    OPENAI,
+    create_campaign,
+    customers,
+    generators,
+    make_processor,
+    per_segment,
+    rerun,
+    stored_events,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server() -> Iterator[ChatServer]:
+    with chat_server() as running:
+        yield running
+
+
+@pytest.fixture
+def processor(store, pool, db, server):  # type: ignore[no-untyped-def]
+    return make_processor(store, pool, db, generators(server.url))
+
+
+def test_first_run_generates_one_message_per_segment_and_awaits_review(
+    commands, store, pool, processor, account_id
+):  # type: ignore[no-untyped-def]
+    campaign_id = create_campaign(commands, pool, account_id, customers(range(7)))
+
+    processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    run = campaign.current_run
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    assert run is not None
+    assert run.status == RunStatus.READY_FOR_REVIEW
+    assert sorted(run.messages) == sorted(run.segments)
+    message = next(iter(run.messages.values()))
+    values = run.segments[message.segment_key].values
+    assert message.content == f"Hi {values['plan']} member in EU!"
+    assert message.status == MessageStatus.READY_FOR_REVIEW
+
+
+def test_generated_events_carry_generator_digest_and_job_metadata(
+    commands, store, pool, processor, account_id
+):  # type: ignore[no-untyped-def]
+    campaign_id = create_campaign(commands, pool, account_id, customers(range(3)))
+
+    processor.run_until_idle()
+
+    job_uid = store.get_campaign(campaign_id).current_run.job_uid
+    generated = [e for _, name, e in stored_events(pool, campaign_id) if name == "MessageGenerated"]
+    assert len(generated) == 3
+    for event in generated:
+        assert event["generator"] == "template"
+        assert event["model"] is None
+        assert event["prompt_digest"] == hashlib.sha256(event["content"].encode()).hexdigest()
+        assert event["_meta"]["user_id"] == "processor"
+        assert event["_meta"]["account_id"] == str(account_id)
+        assert event["_meta"]["correlation_id"] == str(job_uid)
+
+
+def test_rerun_copies_matched_generates_new_and_archives_orphaned(
+    commands, store, pool, processor, account_id
+):  # type: ignore[no-untyped-def]
+    campaign_id = create_campaign(commands, pool, account_id, customers(["a", "b", "c"]))
+    processor.run_until_idle()
+    approve_and_publish(store, campaign_id)
+    before = store.get_campaign(campaign_id).current_run
+    assert before is not None
+
+    rerun(commands, pool, account_id, campaign_id, customers(["b", "c", "d"]))
+    processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    run = campaign.current_run
+    assert run is not None
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    origins = {run.segments[k].values["plan"]: m.origin for k, m in run.messages.items()}
+    assert origins == {"b": Origin.COPIED, "c": Origin.COPIED, "d": Origin.GENERATED}
+    for key in run.matched:
+        copied = run.messages[key]
+        assert copied.copied_from_message_id == before.messages[key].message_id
+        assert copied.content == before.messages[key].content
+        assert copied.status == MessageStatus.APPROVED
+    events = stored_events(pool, campaign_id)
+    (orphan,) = [
+        e
+        for _, n, e in events
+        if n == "MessageArchived" and e["run_number"] == 1 and e["segment_key"]
+    ]
+    assert orphan["reason"] == ArchiveReason.ORPHANED
+    assert orphan["segment_key"] == run.orphaned[0]
+    (final,) = [e for _, n, e in events if n == "RunFinalised" and e["run_number"] == 2]
+    assert final["counts"] == {"copied": 2, "generated": 1, "archived": 1}
+
+
+def test_all_matched_rerun_is_ready_to_publish_and_saves_in_batches(
+    commands, store, pool, processor, account_id
+):  # type: ignore[no-untyped-def]
+    campaign_id = create_campaign(commands, pool, account_id, customers(range(1200)))
+    processor.run_until_idle()
+    approve_and_publish(store, campaign_id)
+
+    rerun(commands, pool, account_id, campaign_id, customers(range(1200)))
+    processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    assert campaign.status == CampaignStatus.READY_TO_PUBLISH
+    copies = per_segment(stored_events(pool, campaign_id), "SegmentMatched", 2)
+    assert len(copies) == 1200
+    assert set(copies.values()) == {1}
+    with pool.connection() as conn:
+        (transactions,) = conn.execute(
+            "SELECT count(DISTINCT xmin::text) FROM nudgescribe_events "
+            "WHERE originator_id = %s AND topic LIKE %s",
+            (campaign_id, "%.SegmentMatched"),
+        ).fetchone()
+    assert transactions == 3  # 500 + 500 + 200, never one save per segment
+
+
+def test_flaky_provider_still_gives_each_segment_exactly_one_message(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    with chat_server(fail_every=3, failure="429") as server:
+        processor = make_processor(store, pool, db, generators(server.url, max_attempts=6))
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(20)), OPENAI)
+
+        processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
+    assert len(generated) == 20
+    assert set(generated.values()) == {1}
+    assert any(r.status == "429" for r in server.log)
+    events = [e for _, n, e in stored_events(pool, campaign_id) if n == "MessageGenerated"]
+    assert {e["model"] for e in events} == {"test-model"}
+    assert {e["generator"] for e in events} == {"openai"}
+
+
+def test_failing_generation_fails_the_run_and_retry_completes_it_without_regenerating(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    with chat_server(fail_marker="plan p3 ", failure="500") as server:
+        processor = make_processor(store, pool, db, generators(server.url, max_attempts=2))
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(10)), OPENAI)
+
+        processor.run_until_idle()
+
+        campaign = store.get_campaign(campaign_id)
+        assert campaign.status == CampaignStatus.FAILED
+        run = campaign.current_run
+        assert run is not None
+        assert run.status == RunStatus.FAILED
+        assert "HTTP 500" in (run.error or "")
+        recorded_before_retry = set(run.messages)
+        assert recorded_before_retry  # other segments were saved before the failure
+        calls_before_retry = len(server.log)
+
+        server.config.fail_marker = None
+        commands.retry(account_id=account_id, campaign_id=campaign_id)
+        processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    run = campaign.current_run
+    assert run is not None
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    assert len(run.messages) == 10
+    prompts_after_retry = [r.prompt for r in server.log[calls_before_retry:]]
+    for key in recorded_before_retry:
+        plan = run.segments[key].values["plan"]
+        assert f"Offer for plan {plan} in EU" not in prompts_after_retry
+    generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
+    assert set(generated.values()) == {1}
+
+
+def test_regeneration_replaces_one_message_through_the_same_path(
+    commands, store, pool, processor, server, account_id
+):  # type: ignore[no-untyped-def]
+    campaign_id = create_campaign(commands, pool, account_id, customers(range(4)), OPENAI)
+    processor.run_until_idle()
+    run = store.get_campaign(campaign_id).current_run
+    assert run is not None
+    target = next(iter(run.messages.values()))
+    calls = len(server.log)
+
+    commands.regenerate(
+        account_id=account_id, campaign_id=campaign_id, message_id=target.message_id
+    )
+    processor.run_until_idle()
+
+    run = store.get_campaign(campaign_id).current_run
+    assert run is not None
+    assert len(server.log) == calls + 1
+    regenerated = run.messages[target.segment_key]
+    assert regenerated.message_id == target.message_id
+    assert regenerated.content != target.content
+    assert regenerated.status == MessageStatus.READY_FOR_REVIEW
+    assert run.regenerating == []
+    assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
+
+
+def campaign_id_in_slot(slot: int, count: int) -> UUID:
+    while True:
+        candidate = uuid4()
+        if bucket_of(candidate) % count == slot:
+            return candidate
+
+
+def test_processor_takes_only_campaigns_of_its_partition(
+    commands, store, pool, db, server, account_id
+):  # type: ignore[no-untyped-def]
+    found = generators(server.url)
+    campaign_id = create_campaign(
+        commands, pool, account_id, customers(range(2)), campaign_id=campaign_id_in_slot(0, 2)
+    )
+
+    make_processor(store, pool, db, found, Partition(1, 2)).run_until_idle()
+    assert store.get_campaign(campaign_id).status == CampaignStatus.PROCESSING
+
+    make_processor(store, pool, db, found, Partition(0, 2)).run_until_idle()
+    assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
+
+
+def test_second_processor_of_a_slot_stands_by_while_the_first_holds_it(
+    commands, store, pool, db, server, account_id
+):  # type: ignore[no-untyped-def]
+    found = generators(server.url)
+    first = make_processor(store, pool, db, found, Partition(0, 1))
+    second = make_processor(store, pool, db, found, Partition(0, 1))
+    try:
+        first.run_until_idle()  # takes the slot's lock and keeps it
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(2)))
+
+        second.run_until_idle()
+        assert store.get_campaign(campaign_id).status == CampaignStatus.PROCESSING
+
+        first.run_until_idle()
+        assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_partition_parses_and_hashes_stably() -> None:
+    assert Partition.parse("1/4") == Partition(1, 4)
+    campaign_id = UUID("12345678-1234-5678-1234-567812345678")
+    assert bucket_of(campaign_id) == campaign_id.int % 2**63
+    with pytest.raises(ValueError):
+        Partition.parse("4/4")

@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 from application.content.schema import CONTENT_DDL
 from application.database import ConnectionInfo
 from application.idempotency import IDEMPOTENCY_DDL
+from application.processor.queue import PROCESSOR_DDL
 from application.store import CampaignStore, store_env
 
 MIGRATION_LOCK_KEY = 0x6E756467  # "nudg"
@@ -31,7 +32,7 @@ def migrate(
             store = CampaignStore(store_env(connection, create_table=True, pool_size=1))
             store.close()
             with conn.transaction():
-                for statement in [*CONTENT_DDL, *IDEMPOTENCY_DDL, *extra_ddl]:
+                for statement in [*CONTENT_DDL, *IDEMPOTENCY_DDL, *PROCESSOR_DDL, *extra_ddl]:
                     conn.execute(sql.Composed([statement]))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))

@@ -185,3 +185,7 @@ def _pool(settings: Settings) -> Iterator[Any]:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""A real ``nudgescribe serve`` process on the embedded database of a fresh data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.client import Api, auth_context, customers
+from tests.fakes.processes import ROOT, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+    log: Path
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    # Not pytest's tmp_path: the embedded server may run as another user (under root it
+    # runs as "pgserver"), which cannot enter pytest's private base directory.
+    with tempfile.TemporaryDirectory(prefix="nudgescribe-serve-") as tmp:
+        yield from serve(Path(tmp) / "data")
+
+
+def serve(data_dir: Path) -> Iterator[Server]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NUDGESCRIBE_", "DATABASE_URL"))
+    }
+    env.update(NUDGESCRIBE_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
+    port = free_port()
+    log = data_dir.parent / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(url + "/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return process.poll() is not None
+
+    try:
+        wait_until(healthy, timeout=120)
+        assert process.poll() is None, log.read_text()
+        yield Server(url, data_dir, env, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_first_start_generates_secrets_and_prints_how_to_call(server: Server) -> None:
+    api_code = (server.data_dir / "api_code").read_text().strip()
+    assert (server.data_dir / "jwt_secret").exists()
+    printed = server.log.read_text()
+    assert api_code in printed
+    assert "accounts create" in printed
+
+
+def test_cli_account_token_and_a_campaign_through_a_rerun(server: Server) -> None:
+    api_code = (server.data_dir / "api_code").read_text().strip()
+    account = json.loads(server.cli("accounts", "create", "Acme", "--json"))
+    token = server.cli("token", "--account-id", account["account_id"], "--user-id", "cli").strip()
+
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        headers = {"x-auth-context": auth_context(api_code), "x-ip": "127.0.0.1"}
+        issued = http.post(
+            "/v1/auth/authenticate",
+            json={"api_key": account["api_key"], "user_id": "alice"},
+            headers=headers,
+        ).json()["data"]
+        reauth = http.get(
+            "/v1/auth/reauthenticate", headers={**headers, "authorization": f"Bearer {token}"}
+        )
+        assert reauth.status_code == 200
+        assert issued["account_id"] == account["account_id"]
+
+        jwt_secret = (server.data_dir / "jwt_secret").read_text().strip()
+        api = Api(http, api_code, account["account_id"], jwt_secret, user_id="alice")  # type: ignore[arg-type]
+        api.define_fields("plan", "region")
+        campaign_id, _ = api.published_campaign("srv")
+        second = api.group("second", customers("srv2", [("gold", "EU"), ("bronze", "US")]))
+        started = api.ok(
+            "/v1/campaign/rerun/initiate",
+            {"campaign_id": campaign_id, "new_customer_group_id": second},
+        )["data"]
+        history = api.ok("/v1/campaign/rerun/history", {"campaign_id": campaign_id})["data"]
+        assert history[0]["run_number"] == 2
+        assert history[0]["status"] == "Processing"
+        assert api.wait_for_job(str(started["job_uid"]))["phase"] == "Completed"
+        assert api.campaign(campaign_id)["status"] == "Ready for review"
+
+
+def test_processes_share_the_embedded_server(server: Server) -> None:
+    assert server.cli("migrate") is not None
+    assert httpx.get(server.url + "/ready").status_code == 200

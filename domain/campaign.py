@@ -512,7 +512,8 @@ class Campaign(Aggregate):
                     raise errors.MessageNotFound(self.id)
                 targets.append(message)
         wanted = MessageStatus.APPROVED if decision == Decision.APPROVE else MessageStatus.REJECTED
-        reviewed = 0
+        # Check every target before recording anything: a refused review changes nothing.
+        changes: dict[str, Message] = {}
         for message in targets:
             if message.status == wanted or (
                 decision == Decision.APPROVE and message.status == MessageStatus.PUBLISHED
@@ -528,6 +529,8 @@ class Campaign(Aggregate):
                 if message_ids is None:
                     continue
                 raise errors.InvalidMessageTransition(self.id, "Message is being regenerated")
+            changes[message.segment_key] = message
+        for message in changes.values():
             self._message_reviewed(
                 run_number=run.number,
                 message_id=message.message_id,
@@ -536,8 +539,7 @@ class Campaign(Aggregate):
                 comment=comment,
                 reviewed_by=reviewed_by,
             )
-            reviewed += 1
-        return reviewed
+        return len(changes)
 
     @event("MessageReviewed")
     def _message_reviewed(

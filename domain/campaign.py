@@ -432,7 +432,9 @@ class Campaign(Aggregate):
         if self.pending_copies() or self.pending_generations() or self.pending_orphans():
             raise errors.RuleViolation(self.id, "Run still has unfinished work")
         run = self.run(run_number)
-        any_generated = any(m.origin == Origin.GENERATED for m in run.messages.values())
+        # Messages may have been reviewed while the run was Failed, so the resulting status
+        # follows what still awaits approval, not merely whether anything was generated.
+        ready = not run.regenerating and run.awaiting_approval == 0
         counts = {
             "copied": sum(m.origin == Origin.COPIED for m in run.messages.values()),
             "generated": sum(m.origin == Origin.GENERATED for m in run.messages.values()),
@@ -440,9 +442,9 @@ class Campaign(Aggregate):
         }
         self._run_finalised(
             run_number=run_number,
-            campaign_status=CampaignStatus.READY_FOR_REVIEW
-            if any_generated
-            else CampaignStatus.READY_TO_PUBLISH,
+            campaign_status=CampaignStatus.READY_TO_PUBLISH
+            if ready
+            else CampaignStatus.READY_FOR_REVIEW,
             counts=counts,
         )
         return True

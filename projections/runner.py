@@ -64,6 +64,7 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.projections = ProjectionSet(build_projectors(), batch_size=batch_size)
         self.is_leader = False
+        self.lock_attempts = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -127,6 +128,7 @@ class ProjectionRunner:
             if not self.is_leader:
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
                 self.is_leader = bool(row.fetchone()[0])  # type: ignore[index]
+                self.lock_attempts += 1
             if self.is_leader:
                 try:
                     self.catch_up()

@@ -22,7 +22,7 @@ FAILURES = ("429", "500", "garbage", "empty", "long", "400")
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    at: float  # time.time() when the request arrived
+    at: float  # time.time() when the request arrived (before its latency)
     prompt: str  # the user message
     model: str
     status: str  # "ok" or the failure it was answered with
@@ -61,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("authorization") != f"Bearer {API_KEY}":
             return self._send(401, {"error": {"message": "bad key"}})
         prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        arrived = time.time()
         with state.lock:
             state.calls += 1
             number = state.calls
@@ -74,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
                 config.fail_marker is not None and config.fail_marker in prompt
             )
             status = config.failure if failing else "ok"
-            state.log.append(LoggedRequest(time.time(), prompt, body.get("model", ""), status))
+            state.log.append(LoggedRequest(arrived, prompt, body.get("model", ""), status))
             self._answer(status, f"Dear customer (#{number}): {prompt}")
         finally:
             with state.lock:

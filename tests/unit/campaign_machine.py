@@ -75,7 +75,7 @@ class CampaignMachine(RuleBasedStateMachine):
     def collect(self) -> list[Any]:
         """Transcode the new events, apply them to the replica, return them decoded."""
         decoded = []
-        for event in self.campaign.collect_events():
+        for event in self.take_events():
             stored = self.mapper.to_stored_event(event)
             self.stored.append(stored)
             domain_event = self.mapper.to_domain_event(stored)
@@ -85,6 +85,10 @@ class CampaignMachine(RuleBasedStateMachine):
             self.check_event(event)
         self.after_collect()
         return decoded
+
+    def take_events(self) -> list[Any]:
+        """The aggregate's new events; subclasses save them to a real store first."""
+        return list(self.campaign.collect_events())
 
     def after_collect(self) -> None:
         """Hook for subclasses that also save to a real store."""

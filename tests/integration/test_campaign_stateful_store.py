@@ -1,0 +1,57 @@
+"""Random command sequences saved to the real store after every step reload unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from application.database import ConnectionInfo
+from application.store import CampaignStore, store_env
+from tests.unit.campaign_machine import CampaignMachine
+
+pytestmark = pytest.mark.integration
+
+
+class StoredCampaignMachine(CampaignMachine):
+    """Saves after every step (through a store that snapshots every few events) and checks
+    that loading the campaign back from PostgreSQL gives the aggregate held in memory."""
+
+    store: CampaignStore
+
+    def take_events(self) -> list[Any]:
+        recordings = self.store.save(self.campaign)
+        return [r.domain_event for r in recordings]
+
+    def after_collect(self) -> None:
+        loaded = self.store.get_campaign(self.campaign.id)
+        assert vars(loaded) == vars(self.campaign)
+
+
+@pytest.fixture
+def snapshotting_store(db: ConnectionInfo, pool: Any) -> Any:
+    store = CampaignStore(store_env(db, pool_size=2), snapshot_every=7)
+    yield store
+    store.close()
+
+
+def test_saved_and_reloaded_campaign_equals_the_one_in_memory(snapshotting_store, pool):
+    StoredCampaignMachine.store = snapshotting_store
+
+    run_state_machine_as_test(
+        StoredCampaignMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=30,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
+
+    with pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM nudgescribe_snapshots").fetchone()
+    assert row is not None
+    assert row[0] > 0, "reloads went through snapshots too"

@@ -1,0 +1,1 @@
+"""Benchmarks: measured, printed, never a pass/fail gate. ``python -m bench [name]``."""

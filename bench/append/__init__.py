@@ -1,0 +1,1 @@
+"""Append throughput of the campaign event store beside raw psycopg writing the same rows."""

@@ -1,0 +1,5 @@
+import sys
+
+from bench.append.run import main
+
+sys.exit(main())

@@ -62,7 +62,7 @@ class Campaign(Aggregate):
     ) -> Campaign:
         variables = [normalise_name(v) for v in segment_variables]
         cls.check_definition(campaign_id, name, variables, ai_config)
-        return cls(  # type: ignore[call-arg]  # ``id`` is the annotated, chosen aggregate id
+        return cls(  # type: ignore[call-arg,no-any-return]  # ``id``: the chosen aggregate id
             id=campaign_id,
             account_id=account_id,
             name=name.strip(),

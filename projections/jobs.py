@@ -8,21 +8,55 @@ archived), Finalising (every item of the run done, not yet finalised), Completed
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from psycopg import Cursor
 
+from projections.decoding import count, text, uuid_hex
 from projections.events import Event
-from projections.projector import Projector, campaign_key, distinct_chunks
+from projections.projector import LAST_PER_CAMPAIGN, Projector
 from projections.schema import JOB_CAMPAIGNS, JOBS
 
-_PROGRESS = {  # event type -> (counter column, phase)
-    "SegmentMatched": ("copied", "Copying"),
-    "MessageGenerated": ("generated", "Generating"),
-    "MessageArchived": ("archived", "Archiving"),
+_CREATED = (
+    "INSERT INTO {job_campaigns} (campaign_id, account_id)"
+    f" SELECT e.cid, {uuid_hex('account_id')} FROM {{events}} AS e"
+)
+_STARTED = (
+    "INSERT INTO {jobs} (job_uid, campaign_id, account_id, run_number, phase, copied,"
+    f" generated, archived, total, error) SELECT {uuid_hex('job_uid')}, e.cid, c.account_id,"
+    " {run}, 'Queued', 0, 0, 0,"
+    f" {count('matched')} + {count('new')} + {count('orphaned')}, NULL"
+    " FROM {events} AS e LEFT JOIN {job_campaigns} c ON c.campaign_id = e.cid"
+)
+_PROGRESS = {  # event type -> (counter, phase, which events count, their job's run offset)
+    "SegmentMatched": ("copied", "Copying", "TRUE", 0),
+    "MessageGenerated": ("generated", "Generating", "TRUE", 0),
+    # Orphans are archived from the run before the job's run; superseding is not progress.
+    "MessageArchived": ("archived", "Archiving", "{reason} = 'orphaned' AND {key} IS NOT NULL", 1),
 }
+_ENDED = {"RunFinalised": "Completed", "RunFailed": "Failed", "RunRetried": "Queued"}
+
+
+def _progress(column: str, phase: str, which: str, offset: int) -> str:
+    # Regenerations after a run completed (or while it is Failed) are not job progress.
+    return (
+        f"UPDATE {{jobs}} j SET {column} = j.{column} + u.n, phase = '{phase}'"
+        f" FROM (SELECT e.cid, {{run}} + {offset} AS rn, count(*) AS n FROM {{events}} AS e"
+        f" WHERE {which} GROUP BY 1, 2) AS u WHERE j.campaign_id = u.cid AND j.run_number = u.rn"
+        " AND j.phase NOT IN ('Completed', 'Failed')"
+    )
+
+
+def _ended(phase: str) -> str:
+    counts = ", ".join(
+        f"{c} = COALESCE((e.j -> 'counts' ->> '{c}')::int, j.{c})"
+        for c in ("copied", "generated", "archived")
+    )
+    return (
+        f"UPDATE {{jobs}} j SET phase = '{phase}', error = {text('error')}, {counts}"
+        f" FROM {LAST_PER_CAMPAIGN} WHERE j.campaign_id = e.cid AND j.run_number = {{run}}"
+    )
 
 
 class JobsProjector(Projector):
@@ -31,34 +65,6 @@ class JobsProjector(Projector):
 
     def __init__(self, schema: str | None = None) -> None:
         super().__init__(schema)
-        self._created = self.sql(
-            "INSERT INTO {job_campaigns} (campaign_id, account_id)"
-            " SELECT * FROM unnest(%s::uuid[], %s::uuid[])"
-        )
-        self._started = self.sql(
-            "INSERT INTO {jobs} (job_uid, campaign_id, account_id, run_number, phase, copied,"
-            " generated, archived, total, error) SELECT u.job, u.id, c.account_id, u.rn, 'Queued',"
-            " 0, 0, 0, u.total, NULL FROM unnest(%s::uuid[], %s::uuid[], %s::int[], %s::int[])"
-            " AS u(job, id, rn, total) LEFT JOIN {job_campaigns} c ON c.campaign_id = u.id"
-        )
-        self._progress = {
-            event_type: self.sql(
-                f"UPDATE {{jobs}} j SET {column} = j.{column} + u.n, phase = '{phase}'"
-                " FROM unnest(%s::uuid[], %s::int[], %s::int[]) AS u(id, rn, n)"
-                " WHERE j.campaign_id = u.id AND j.run_number = u.rn"
-                " AND j.phase NOT IN ('Completed', 'Failed')"
-            )
-            for event_type, (column, phase) in _PROGRESS.items()
-        }
-        self._ended = self.sql(
-            "UPDATE {jobs} j SET phase = u.phase, error = u.error,"
-            " copied = COALESCE(u.copied, j.copied),"
-            " generated = COALESCE(u.generated, j.generated),"
-            " archived = COALESCE(u.archived, j.archived) FROM unnest(%s::uuid[], %s::int[],"
-            " %s::text[], %s::text[], %s::int[], %s::int[], %s::int[])"
-            " AS u(id, rn, phase, error, copied, generated, archived)"
-            " WHERE j.campaign_id = u.id AND j.run_number = u.rn"
-        )
         # Counts only grow and total is fixed, so this holds wherever a batch ends.
         self._finalising = self.sql(
             "UPDATE {jobs} SET phase = 'Finalising' WHERE campaign_id = ANY(%s::uuid[])"
@@ -67,61 +73,12 @@ class JobsProjector(Projector):
         )
         self.handlers.update(
             {
-                "CampaignCreated": self.on_created,
-                "RunStarted": self.on_run_started,
-                "RunFinalised": self.on_ended,
-                "RunFailed": self.on_ended,
-                "RunRetried": self.on_ended,
-                **{name: self.on_progress for name in _PROGRESS},
+                "CampaignCreated": self.statements(_CREATED),
+                "RunStarted": self.statements(_STARTED),
+                **{name: self.statements(_progress(*args)) for name, args in _PROGRESS.items()},
+                **{name: self.statements(_ended(phase)) for name, phase in _ENDED.items()},
             }
         )
 
-    def on_created(self, cur: Cursor[Any], events: list[Event]) -> None:
-        cur.execute(
-            self._created, ([e.campaign_id for e in events], [e.data["account_id"] for e in events])
-        )
-
-    def on_run_started(self, cur: Cursor[Any], events: list[Event]) -> None:
-        data = [e.data for e in events]
-        cur.execute(
-            self._started,
-            (
-                [d["job_uid"] for d in data],
-                [e.campaign_id for e in events],
-                [d["run_number"] for d in data],
-                [len(d["matched"]) + len(d["new"]) + len(d["orphaned"]) for d in data],
-            ),
-        )
-
-    def on_progress(self, cur: Cursor[Any], events: list[Event]) -> None:
-        if events[0].type == "MessageArchived":
-            # Only orphans count; they are archived from the run before the job's run.
-            orphans = [e for e in events if e.data["reason"] == "orphaned" and e.data["message_id"]]
-            counts = Counter((e.campaign_id, e.data["run_number"] + 1) for e in orphans)
-        else:
-            counts = Counter((e.campaign_id, e.data["run_number"]) for e in events)
-        if counts:
-            cur.execute(
-                self._progress[events[0].type],
-                ([k[0] for k in counts], [k[1] for k in counts], list(counts.values())),
-            )
-
-    def on_ended(self, cur: Cursor[Any], events: list[Event]) -> None:
-        phase = {"RunFinalised": "Completed", "RunFailed": "Failed", "RunRetried": "Queued"}
-        for chunk in distinct_chunks(events, campaign_key):
-            counts = [e.data.get("counts") or {} for e in chunk]
-            cur.execute(
-                self._ended,
-                (
-                    [e.campaign_id for e in chunk],
-                    [e.data["run_number"] for e in chunk],
-                    [phase[e.type] for e in chunk],
-                    [e.data.get("error") for e in chunk],
-                    [c.get("copied") for c in counts],
-                    [c.get("generated") for c in counts],
-                    [c.get("archived") for c in counts],
-                ),
-            )
-
     def after_batch(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
-        cur.execute(self._finalising, (list({e.campaign_id: None for e in events}),))
+        cur.execute(self._finalising, (list(dict.fromkeys(e.campaign_id for e in events)),))

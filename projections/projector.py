@@ -2,10 +2,10 @@
 
 A projector is a dispatch table: event type -> handler. A batch is up to ``batch_size``
 events read from the log after the lowest position of the projectors; it is split into
-runs of consecutive events of one type, and each run is applied by its handler as
-set-based SQL (one statement for many events). Within a run a handler may further split
-the events so that no row is touched twice by one statement, which keeps set-based
-application equal to applying the events one by one.
+runs of consecutive events of one type (a group), and each group is applied by its
+handler as set-based SQL reading the group's position range straight from the log. Where
+a group could touch one row twice, the statement keeps one event per row (DISTINCT ON,
+last or first as the event's semantics say), which equals applying them one by one.
 
 One transaction per batch holds the view writes of every projector and their positions,
 and the position rows are locked FOR UPDATE first: two catch-ups racing (two processes,
@@ -15,41 +15,32 @@ is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from psycopg import Connection, Cursor, sql
 from psycopg_pool import ConnectionPool
 
-from projections.events import Event, read_events
+from projections.decoding import FIELDS
+from projections.events import EVENTS_IN_RANGE, Event, read_events
 from projections.schema import POSITIONS, table
 
 Handler = Callable[[Cursor[Any], list[Event]], None]
-T = TypeVar("T")
 BATCH_SIZE = 500
+# The group's last event per campaign, as ``e`` (for updates the latest event decides).
+LAST_PER_CAMPAIGN = (
+    "(SELECT DISTINCT ON (e.cid) e.* FROM {events} AS e ORDER BY e.cid, e.id DESC) AS e"
+)
 
 
-def distinct_chunks(items: Iterable[T], key: Callable[[T], Hashable]) -> list[list[T]]:
-    """Consecutive chunks in which no key repeats (order kept)."""
-    chunks: list[list[T]] = [[]]
-    seen: set[Hashable] = set()
-    for item in items:
-        k = key(item)
-        if k in seen:
-            chunks.append([])
-            seen = set()
-        seen.add(k)
-        chunks[-1].append(item)
-    return [c for c in chunks if c]
-
-
-def message_key(event: Event) -> Hashable:
-    return (event.campaign_id, event.data["run_number"], event.data["segment_key"])
-
-
-def campaign_key(event: Event) -> Hashable:
-    return event.campaign_id
+def group_params(events: Sequence[Event]) -> dict[str, Any]:
+    """The statement parameters of a group: its position range and its campaigns."""
+    return {
+        "lo": events[0].position,
+        "hi": events[-1].position,
+        "ids": list(dict.fromkeys(e.campaign_id for e in events)),
+    }
 
 
 class Projector:
@@ -61,9 +52,21 @@ class Projector:
         self.handlers: dict[str, Handler] = {}
 
     def sql(self, template: str) -> sql.Composed:
-        """Format ``template`` with {table_name} placeholders for this projector's tables."""
+        """Format ``template``: {table} names (without ``rm_``), {events} (the group's
+        events as ``e``, state in ``e.j``) and the decoded fields of ``FIELDS``."""
         names = {name.removeprefix("rm_"): table(name, self.schema) for name in self.tables}
-        return sql.SQL(template).format(**names)
+        return sql.SQL(template).format(**names, **FIELDS, events=EVENTS_IN_RANGE)
+
+    def statements(self, *templates: str) -> Handler:
+        """A handler that runs these statements, in order, over the group."""
+        composed = [self.sql(template) for template in templates]
+
+        def handle(cur: Cursor[Any], events: list[Event]) -> None:
+            params = group_params(events)
+            for statement in composed:
+                cur.execute(statement, params)
+
+        return handle
 
     def apply(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
         for type_name, run in groupby(events, key=lambda e: e.type):

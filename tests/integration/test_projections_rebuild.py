@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from uuid import uuid4
 
 import pytest
@@ -75,10 +76,9 @@ def test_rebuilt_read_models_equal_live_ones(data, commands, store, pool, db):  
     campaigns = [create_campaign(commands, pool, account_id, data.draw(members)) for _ in range(2)]
     for step in data.draw(st.lists(steps, min_size=15, max_size=40)):
         campaign_id = data.draw(st.sampled_from(campaigns))
-        try:
+        # A command the campaign's state refuses stores nothing.
+        with contextlib.suppress(DomainError):
             run_step(step, data, commands, store, pool, account_id, campaign_id, runner)
-        except DomainError:
-            pass  # a command the campaign's state refuses: nothing was stored
 
     runner.catch_up()
 

@@ -1,46 +1,40 @@
-"""The projections' own decoder of the log's transcoded JSON."""
+"""The projections' decoders of the log's transcoded JSON, as the SQL they generate."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
-from uuid import UUID
+from uuid import uuid4
 
 import pytest
 
-from projections.events import decode_state, decode_value, event_type
-from projections.projector import distinct_chunks
+from projections.decoding import count, datetime_iso, decimal_str, integer, text, uuid_hex
+from projections.events import Event, event_type
+from projections.projector import group_params
 
 pytestmark = pytest.mark.unit
 
-ID = UUID("157af52190d95dc398c203b979d07f37")
+
+def test_transcoded_values_are_read_from_their_data_and_cast():
+    assert uuid_hex("message_id") == "(e.j -> 'message_id' ->> '_data_')::uuid"
+    assert datetime_iso("timestamp") == "(e.j -> 'timestamp' ->> '_data_')::timestamptz"
+    assert decimal_str("price") == "(e.j -> 'price' ->> '_data_')::numeric"
 
 
-def test_decodes_uuid_datetime_and_decimal_anywhere():
-    state = (
-        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-11-26T23:26:03.285187+00:00"},'
-        b'"message_id":{"_type_":"uuid_hex","_data_":"157af52190d95dc398c203b979d07f37"},'
-        b'"nested":[{"price":{"_type_":"decimal_str","_data_":"1.10"}}],"model":null}'
-    )
-
-    decoded = decode_state(state)
-
-    assert decoded["timestamp"] == datetime(2026, 11, 26, 23, 26, 3, 285187, tzinfo=UTC)
-    assert decoded["message_id"] == ID
-    assert decoded["nested"] == [{"price": Decimal("1.10")}]
-    assert decoded["model"] is None
-
-
-def test_plain_dicts_and_unknown_types_pass_through():
-    assert decode_value({"_type_": "x"}) == {"_type_": "x"}
-    assert decode_value({"_type_": "tuple_as_list", "_data_": [1, 2]}) == [1, 2]
-    assert decode_value({"values": {"plan": "gold"}}) == {"values": {"plan": "gold"}}
+def test_plain_values_and_staged_list_sizes():
+    assert text("name") == "(e.j ->> 'name')"
+    assert integer("run_number") == "(e.j ->> 'run_number')::int"
+    assert count("segments") == "(e.j ->> 'segment_count')::int"
+    assert count("new") == "(e.j ->> 'new_count')::int"
 
 
 def test_event_type_is_the_class_name_of_the_topic():
     assert event_type("domain.campaign:Campaign.RunStarted") == "RunStarted"
 
 
-def test_distinct_chunks_split_where_a_key_repeats_and_keep_order():
-    assert distinct_chunks([1, 2, 1, 3, 3], key=lambda x: x) == [[1, 2], [1, 3], [3]]
-    assert distinct_chunks([], key=lambda x: x) == []
+def test_group_params_cover_the_groups_range_and_campaigns_once():
+    a, b = uuid4(), uuid4()
+    now = datetime.now(UTC)
+    events = [Event(7, a, "MessageReviewed", now), Event(8, b, "MessageReviewed", now),
+              Event(9, a, "MessageReviewed", now)]  # fmt: skip
+
+    assert group_params(events) == {"lo": 7, "hi": 9, "ids": [a, b]}

@@ -1,0 +1,138 @@
+"""Projection catch-up vs a raw psycopg insert of the same rows, 500 rows per transaction.
+
+Builds a log through the real store (campaigns with N segments each, driven through
+generate -> approve -> publish -> rerun -> copy/generate/archive), then, several times:
+  * baseline: executemany-inserts one message-shaped row per event into a scratch table,
+    500 rows per transaction (what issue 3 measures against);
+  * projection: a fresh catch-up of every read model from position 0 (batches of 500,
+    one transaction each, reading and decoding the log as it goes).
+Prints events/s for both and the ratio (median of the runs). Never fails on time.
+
+    python -m bench.projections.bench_catch_up [--campaigns 4] [--segments 2500] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from uuid import uuid4
+
+import psycopg
+
+from application.campaigns import CampaignCommands
+from application.content.groups import GroupSegments
+from application.database import open_pool
+from application.migrate import migrate
+from application.store import CampaignStore, store_env
+from projections.projector import ProjectionSet
+from projections.registry import build_projectors
+from projections.schema import READ_MODEL_DDL, read_model_ddl
+from tests.dbserver import server_url, throwaway_database
+from tests.drive import approve_and_publish, finish_run
+from tests.projection_helpers import create_campaign, rerun
+
+# Shaped like rm_messages (a logged table with the same primary key), one row per event.
+BASELINE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_rows (campaign_id uuid, run_number int,"
+    " segment_key text, message_id uuid, segment jsonb, customer_count int, content text,"
+    " origin text, status text, created_at timestamptz,"
+    " PRIMARY KEY (campaign_id, run_number, segment_key))"
+)
+
+
+def build_log(pool, store, commands, campaigns: int, segments: int) -> int:  # type: ignore[no-untyped-def]
+    account_id = uuid4()
+    for _ in range(campaigns):
+        members = [{"plan": f"p{i}", "region": "EU"} for i in range(segments)]
+        campaign_id = create_campaign(commands, pool, account_id, members)
+        finish_run(store, campaign_id)
+        approve_and_publish(store, campaign_id)
+        half = segments // 2
+        again = [{"plan": f"p{i}", "region": "EU"} for i in range(half, segments + half)]
+        rerun(commands, pool, account_id, campaign_id, again)
+        finish_run(store, campaign_id, content="Second")
+    return store.max_position()
+
+
+def baseline(conninfo: str, rows: int) -> float:
+    campaign_id = uuid4()
+    values = [
+        (
+            campaign_id,
+            1,
+            f"sg_{i:08d}",
+            uuid4(),
+            '{"plan": "gold", "region": "EU"}',
+            3,
+            f"Hello gold member in EU {i}",
+            "generated",
+            "Ready for review",
+            "2026-01-01T00:00:00+00:00",
+        )
+        for i in range(rows)
+    ]
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(BASELINE_TABLE)
+        conn.execute("TRUNCATE bench_rows")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for start in range(0, rows, 500):
+                cur.executemany(
+                    "INSERT INTO bench_rows VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)",
+                    values[start : start + 500],
+                )
+                conn.commit()
+        return rows / (time.perf_counter() - started)
+
+
+def projection(pool, events: int, batch_size: int = 500) -> float:  # type: ignore[no-untyped-def]
+    schema = f"bench_{uuid4().hex[:8]}"
+    with pool.connection() as conn:
+        for statement in read_model_ddl(schema):
+            conn.execute(statement)
+        conn.commit()
+        fresh = ProjectionSet(build_projectors(schema), schema=schema, batch_size=batch_size)
+        started = time.perf_counter()
+        read = fresh.catch_up_on(conn)
+        elapsed = time.perf_counter() - started
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.commit()
+    assert read == events, (read, events)
+    return read / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--campaigns", type=int, default=4)
+    parser.add_argument("--segments", type=int, default=2500)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with server_url() as url, throwaway_database(url, prefix="nudgescribe_bench") as db:
+        pool = open_pool(db, max_size=4)
+        migrate(db, pool, extra_ddl=READ_MODEL_DDL)
+        store = CampaignStore(store_env(db, pool_size=2), snapshot_every=500)
+        commands = CampaignCommands(store, GroupSegments(pool))
+        events = build_log(pool, store, commands, args.campaigns, args.segments)
+        print(f"log: {events} events ({args.campaigns} campaigns x {args.segments} segments)")
+        ratios, raws, projs = [], [], []
+        for attempt in range(args.runs):
+            raw = baseline(db.conninfo(), events)
+            proj = projection(pool, events)
+            raws.append(raw)
+            projs.append(proj)
+            ratios.append(proj / raw)
+            print(f"run {attempt + 1}: raw insert {raw:,.0f} rows/s, catch-up {proj:,.0f} events/s,"
+                  f" ratio {proj / raw:.2f}")  # fmt: skip
+        print(
+            f"median: raw insert {statistics.median(raws):,.0f} rows/s (executemany, 500/tx),"
+            f" projection catch-up {statistics.median(projs):,.0f} events/s,"
+            f" ratio {statistics.median(ratios):.2f}"
+        )
+        store.close()
+        pool.close()
+
+
+if __name__ == "__main__":
+    main()

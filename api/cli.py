@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +71,10 @@ def serve(
     run_migrations(settings)
     if first_start:
         print_first_start(settings, host, port)
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # SIGTERM action that kills the process before atexit handlers run, and the embedded
+    # database would outlive its last user. Exiting normally lets them run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     stop = threading.Event()
     processor = None
     if not no_processor:

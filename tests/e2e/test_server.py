@@ -85,6 +85,9 @@ def serve(data_dir: Path) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=60)
+    # serve was the embedded server's last user: the server stops with it.
+    postmaster = data_dir / "pg" / "postmaster.pid"
+    assert wait_until(lambda: not postmaster.exists(), timeout=60), "embedded server left running"
 
 
 def test_first_start_generates_secrets_and_prints_how_to_call(server: Server) -> None:

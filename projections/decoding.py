@@ -12,7 +12,20 @@ from __future__ import annotations
 
 from psycopg import sql
 
-STATE = "convert_from(e.state, 'UTF8')"
+# jsonb refuses the escape \u0000 (valid JSON, e.g. in a generator's error text): the
+# state is read with each escaped NUL replaced by U+FFFD, a visible stand-in. The pattern
+# skips a backslash that is itself escaped (an even run of backslashes before it).
+_NUL = r"'(?<!\\)((?:\\\\)*)\\u0000'"
+_STAND_IN = r"'\1\\ufffd'"
+
+
+def state_jsonb(column: str) -> str:
+    """The bytea JSON state in ``column`` as jsonb."""
+    text = f"convert_from({column}, 'UTF8')"
+    return (
+        rf"(CASE WHEN strpos({text}, '\u0000') > 0 THEN regexp_replace({text}, {_NUL},"
+        f" {_STAND_IN}, 'g') ELSE {text} END)::jsonb"
+    )
 
 
 def transcoded(key: str, sql_type: str) -> str:

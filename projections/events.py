@@ -14,6 +14,8 @@ from uuid import UUID
 
 from psycopg import Cursor, sql
 
+from projections.decoding import state_jsonb
+
 EVENTS_TABLE = "nudgescribe_events"
 CHANNEL = "nudgescribe_events"
 
@@ -54,7 +56,7 @@ _SLIM = (
 _READ = sql.SQL(
     f"INSERT INTO {{batch}} (id, cid, topic, j, segments) SELECT e.id, e.cid, e.topic, {_SLIM},"
     " e.s -> 'segments' FROM (SELECT r.notification_id AS id, r.originator_id AS cid, r.topic,"
-    " convert_from(r.state, 'UTF8')::jsonb AS s FROM (SELECT notification_id, originator_id,"
+    f" {state_jsonb('r.state')} AS s FROM (SELECT notification_id, originator_id,"
     " topic, state FROM {events} WHERE notification_id > %s AND notification_id <= %s"
     " ORDER BY notification_id LIMIT %s) AS r OFFSET 0) AS e"
     " RETURNING id, cid, j -> 'timestamp' ->> '_data_', topic"

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections.decoding import state_jsonb
 from projections.events import CHANNEL, EVENTS_TABLE
 from projections.projector import BATCH_SIZE, ProjectionSet
 from projections.registry import build_projectors
@@ -38,8 +39,8 @@ _STATUS = sql.SQL(
     "SELECT n.name, COALESCE(p.position, 0),"
     " GREATEST((SELECT COALESCE(max(notification_id), 0) FROM {events})"
     " - COALESCE(p.position, 0), 0),"
-    " COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - (SELECT (convert_from(e.state, 'UTF8')"
-    "::jsonb -> 'timestamp' ->> '_data_')::timestamptz FROM {events} e"
+    " COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - (SELECT"
+    f" ({state_jsonb('e.state')} -> 'timestamp' ->> '_data_')::timestamptz FROM {{events}} e"
     " WHERE e.notification_id > COALESCE(p.position, 0) ORDER BY e.notification_id LIMIT 1)),"
     " 0)::float8 FROM unnest(%s::text[]) AS n(name) LEFT JOIN {positions} p ON p.name = n.name"
     " ORDER BY n.name"

@@ -263,3 +263,18 @@ def test_campaign_list_filters_by_status_and_group_use_is_known(
     assert views.group_in_current_run(account_id, group_id)
     assert not views.group_in_current_run(account_id, uuid4())
     assert not views.group_in_current_run(uuid4(), group_id)
+
+
+def test_an_error_holding_a_nul_character_is_projected_not_poisonous(
+    commands, store, pool, account_id, runner, views
+):
+    campaign_id = create_campaign(commands, pool, account_id, customers(("gold", "EU")))
+    campaign = store.get_campaign(campaign_id)
+    campaign.fail_run(1, "bad\x00byte, kept \\u0000 text")
+    store.save_campaign(campaign)
+
+    runner.catch_up()
+
+    (run,) = views.run_history(account_id, campaign_id)
+    assert run.status == "Failed"
+    assert views.job(account_id, run.job_uid).error == "bad\ufffdbyte, kept \\u0000 text"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from application.database import ConnectionInfo
 from application.store import CampaignStore, store_env
+from tests.dbserver import throwaway_database
 from tests.unit.campaign_machine import CampaignMachine
 
 pytestmark = pytest.mark.integration
@@ -31,13 +33,20 @@ class StoredCampaignMachine(CampaignMachine):
 
 
 @pytest.fixture
-def snapshotting_store(db: ConnectionInfo, pool: Any) -> Any:
-    store = CampaignStore(store_env(db, pool_size=2), snapshot_every=7)
+def own_db(pg_server_url: str) -> Iterator[ConnectionInfo]:
+    """A database of its own: no processor of another test may touch these campaigns."""
+    with throwaway_database(pg_server_url, prefix="nudgescribe_stateful") as info:
+        yield info
+
+
+@pytest.fixture
+def snapshotting_store(own_db: ConnectionInfo) -> Iterator[CampaignStore]:
+    store = CampaignStore(store_env(own_db, create_table=True, pool_size=2), snapshot_every=7)
     yield store
     store.close()
 
 
-def test_saved_and_reloaded_campaign_equals_the_one_in_memory(snapshotting_store, pool):
+def test_saved_and_reloaded_campaign_equals_the_one_in_memory(snapshotting_store):
     StoredCampaignMachine.store = snapshotting_store
 
     run_state_machine_as_test(
@@ -51,7 +60,8 @@ def test_saved_and_reloaded_campaign_equals_the_one_in_memory(snapshotting_store
         ),
     )
 
-    with pool.connection() as conn:
-        row = conn.execute("SELECT count(*) FROM nudgescribe_snapshots").fetchone()
+    with snapshotting_store.recorder.datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT count(*) AS n FROM nudgescribe_snapshots")
+        row = curs.fetchone()
     assert row is not None
-    assert row[0] > 0, "reloads went through snapshots too"
+    assert row["n"] > 0, "reloads went through snapshots too"

@@ -66,3 +66,20 @@ def commands(store: CampaignStore, pool) -> CampaignCommands:  # type: ignore[no
 @pytest.fixture
 def account_id() -> UUID:
     return uuid4()
+
+
+_MARKER_ORDER = {"unit": 0, "integration": 1, "e2e": 2}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run unit tests first and e2e tests last (a stable sort: file order is kept within
+    each group). The e2e app runs its processor on the session database until the session
+    ends; run earlier, it would process the campaigns integration tests drive by hand."""
+
+    def rank(item: pytest.Item) -> int:
+        for marker, order in _MARKER_ORDER.items():
+            if item.get_closest_marker(marker) is not None:
+                return order
+        return 1
+
+    items.sort(key=rank)

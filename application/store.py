@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -47,6 +49,20 @@ def store_env(
         "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_seconds),
         "CREATE_TABLE": "y" if create_table else "n",
     }
+
+
+# Set by a writer that saves one large aggregate in many batches (the processor): each
+# interval snapshot would re-encode the whole aggregate, so it snapshots once at the end.
+_snapshots_deferred: ContextVar[bool] = ContextVar("snapshots_deferred", default=False)
+
+
+@contextmanager
+def deferred_snapshots() -> Iterator[None]:
+    token = _snapshots_deferred.set(True)
+    try:
+        yield
+    finally:
+        _snapshots_deferred.reset(token)
 
 
 class CampaignStore(Application[UUID]):
@@ -97,6 +113,8 @@ class CampaignStore(Application[UUID]):
         return max(r.notification.id for r in recordings)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        if _snapshots_deferred.get():
+            return
         assert self.snapshots is not None
         first_version: dict[UUID, int] = {}
         for event in processing_event.events:

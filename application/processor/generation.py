@@ -31,9 +31,14 @@ class GenerationOptions:
 
 
 async def generate_pending(
-    campaign: Campaign, generator: Generator, record: Recorder, options: GenerationOptions
+    campaign: Campaign,
+    generator: Generator,
+    record: Recorder,
+    options: GenerationOptions,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> tuple[Campaign, str | None]:
-    """Generate every pending segment; return the campaign and the first failure, if any."""
+    """Generate every pending segment; return the campaign and the first failure, if any.
+    ``stopping()`` true: take no more segments, record those already generated, return."""
     run = campaign.current_run
     keys = campaign.pending_generations()
     if run is None or not keys:
@@ -46,7 +51,7 @@ async def generate_pending(
 
     async def call_generator() -> None:
         for key in pending:  # one shared iterator: each key is taken by one coroutine
-            if failures:
+            if failures or stopping():
                 return
             try:
                 generated = await generator.generate(ai_config, segments[key].values)

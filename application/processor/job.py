@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from application.generators import Generated, Generator
 from application.metadata import CommandContext, command_context
 from application.processor.generation import GenerationOptions, generate_pending
-from application.store import CampaignStore, IntegrityError
+from application.store import CampaignStore, IntegrityError, deferred_snapshots, snapshot_now
 from domain.campaign import Campaign
 from domain.errors import RuleViolation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONFLICT_RETRIES = 20
+
+
+class JobInterrupted(Exception):
+    """The processor is stopping; the job stays queued and resumes from the log."""
 
 
 class ConflictsPersist(Exception):
@@ -43,8 +48,10 @@ class CampaignJob:
         generation: GenerationOptions | None = None,
         copy_batch: int = 500,
         archive_batch: int = 500,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.store = store
+        self.stopping = stopping or threading.Event()
         self.generators = generators
         self.generation = generation or GenerationOptions()
         self.copy_batch = copy_batch
@@ -62,22 +69,34 @@ class CampaignJob:
             ip=None,
             correlation_id=str(run.job_uid),
         )
-        with command_context(context):
-            campaign = self._until_saved(campaign, self._copy)
-            campaign, error = self._generate(campaign)
-            if error is not None:
-                if campaign.is_processing():
-                    log.warning("run %s of campaign %s failed: %s", run.number, campaign.id, error)
-                    self._until_saved(campaign, lambda c: [c.fail_run(run.number, error)])
-                    return None
-                return error  # a regeneration: no run to fail, so it is tried again later
-            campaign = self._until_saved(campaign, self._archive)
+        loaded_version = campaign.version
+        with command_context(context), deferred_snapshots():
             try:
-                self._until_saved(campaign, lambda c: [c.finalise_run(run.number)])
-            except RuleViolation as violation:
-                reason = str(violation)
-                self._until_saved(campaign, lambda c: [c.fail_run(run.number, reason)])
-        return None
+                campaign, error = self._phases(campaign, run.number)
+            finally:
+                # One snapshot per job, not one per ``snapshot_every`` events: each would
+                # encode the whole aggregate (tens of thousands of messages) again.
+                if campaign.version - loaded_version >= self.store.snapshot_every:
+                    snapshot_now(self.store, campaign)
+        return error
+
+    def _phases(self, campaign: Campaign, run_number: int) -> tuple[Campaign, str | None]:
+        campaign = self._until_saved(campaign, self._copy)
+        campaign, error = self._generate(campaign)
+        if self.stopping.is_set():
+            raise JobInterrupted
+        if error is not None:
+            if not campaign.is_processing():
+                return campaign, error  # a regeneration: no run to fail, tried again later
+            log.warning("run %s of campaign %s failed: %s", run_number, campaign.id, error)
+            return self._until_saved(campaign, lambda c: [c.fail_run(run_number, error)]), None
+        campaign = self._until_saved(campaign, self._archive)
+        try:
+            campaign = self._until_saved(campaign, lambda c: [c.finalise_run(run_number)])
+        except RuleViolation as violation:
+            reason = str(violation)
+            campaign = self._until_saved(campaign, lambda c: [c.fail_run(run_number, reason)])
+        return campaign, None
 
     # ---------------------------------------------------------------- phases
     def _copy(self, campaign: Campaign) -> Iterator[int]:
@@ -99,7 +118,11 @@ class CampaignJob:
         generator = self.generators.get(provider)
         if generator is None:
             return campaign, f"generator {provider!r} is not configured on this server"
-        return asyncio.run(generate_pending(campaign, generator, self._record, self.generation))
+        return asyncio.run(
+            generate_pending(
+                campaign, generator, self._record, self.generation, self.stopping.is_set
+            )
+        )
 
     def _record(self, campaign: Campaign, batch: list[tuple[str, Generated]]) -> Campaign:
         run = campaign.current_run

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from application.database import ConnectionInfo
 from application.generators import Generator
 from application.processor.generation import GenerationOptions
-from application.processor.job import CampaignJob
+from application.processor.job import CampaignJob, JobInterrupted
 from application.processor.partition import Partition
 from application.processor.queue import QUEUE_CHANNEL, JobQueue, QueuedJob
 from application.settings import Settings
@@ -49,14 +49,15 @@ class Processor:
         self.partition = partition
         self.poll_interval = poll_interval
         self.queue = JobQueue(pool)
+        self._stopping = threading.Event()
         self.job = CampaignJob(
             store,
             generators,
             generation=generation or GenerationOptions(concurrency=settings.generator_concurrency),
+            stopping=self._stopping,
         )
         self._listener: psycopg.Connection | None = None
         self._holds_slot = False
-        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -99,6 +100,8 @@ class Processor:
             error = self.job.process(campaign)
         except CampaignNotFound:
             error = None
+        except JobInterrupted:
+            return  # stays queued as it is
         except Exception as failure:  # keep serving; the job is deferred, not lost
             log.exception("job for campaign %s failed; deferring it", job.campaign_id)
             error = f"{type(failure).__name__}: {failure}"

@@ -13,6 +13,7 @@ from application.processor.partition import bucket_of
 from domain.statuses import ArchiveReason, CampaignStatus, MessageStatus, Origin, RunStatus
 from tests.drive import approve_and_publish
 from tests.fakes.chat_server import ChatServer, chat_server
+from tests.fakes.processes import wait_until
 from tests.processing import (
     OPENAI,
     create_campaign,
@@ -265,3 +266,28 @@ def test_partition_parses_and_hashes_stably() -> None:
     assert bucket_of(campaign_id) == campaign_id.int % 2**63
     with pytest.raises(ValueError):
         Partition.parse("4/4")
+
+
+def test_stopping_mid_generation_keeps_the_job_queued_for_the_next_start(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    with chat_server(latency=0.05) as server:
+        found = generators(server.url)
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(80)), OPENAI)
+        first = make_processor(store, pool, db, found)
+        first.start()
+        try:
+            assert wait_until(
+                lambda: per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1),
+                timeout=60,
+            )
+        finally:
+            first.stop()
+        assert store.get_campaign(campaign_id).status == CampaignStatus.PROCESSING
+
+        make_processor(store, pool, db, found).run_until_idle()
+
+    assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
+    generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
+    assert len(generated) == 80
+    assert set(generated.values()) == {1}

@@ -17,7 +17,13 @@ import pytest
 from domain.statuses import CampaignStatus
 from tests.fakes.chat_server import ChatServer, chat_server
 from tests.fakes.processes import spawn_processor, wait_until
-from tests.processing import OPENAI, create_campaign, customers, per_segment, stored_events
+from tests.processing import (
+    OPENAI,
+    create_campaign,
+    customers,
+    per_segment,
+    stored_events,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,46 @@
+"""Processor tests get a database of their own (per module).
+
+A processor running elsewhere in the session (the e2e app runs one in-process) would
+otherwise take these tests' jobs and hold the slot's lock. These fixtures shadow the
+session-wide ``db``, ``pool``, ``store`` and ``commands`` of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from application.campaigns import CampaignCommands
+from application.content.groups import GroupSegments
+from application.database import ConnectionInfo, open_pool
+from application.migrate import migrate
+from application.store import CampaignStore, store_env
+from tests.dbserver import throwaway_database
+
+
+@pytest.fixture(scope="module")
+def db(pg_server_url: str) -> Iterator[ConnectionInfo]:
+    with throwaway_database(pg_server_url, prefix="nudgescribe_proc") as info:
+        yield info
+
+
+@pytest.fixture(scope="module")
+def pool(db: ConnectionInfo) -> Iterator[ConnectionPool]:
+    opened = open_pool(db, max_size=8, name="nudgescribe-processor-tests")
+    migrate(db, opened)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def store(db: ConnectionInfo, pool: ConnectionPool) -> Iterator[CampaignStore]:
+    app = CampaignStore(store_env(db, pool_size=4), snapshot_every=500)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def commands(store: CampaignStore, pool: ConnectionPool) -> CampaignCommands:
+    return CampaignCommands(store, GroupSegments(pool))

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from api.models.common import Request
+from api.models.common import RequestBody
 
 
-class AuthenticateRequest(Request):
+class AuthenticateRequest(RequestBody):
     api_key: str
     user_id: str
     role_code: str | None = None

@@ -7,17 +7,17 @@ from uuid import UUID
 
 from pydantic import Field
 
-from api.models.common import PageSize, Paging, Request
+from api.models.common import PageSize, Paging, RequestBody
 
 
-class CampaignCreate(Request):
+class CampaignCreate(RequestBody):
     name: str
     customer_group_id: UUID
     segment_variables: list[str]
     ai_config: dict[str, Any]
 
 
-class CampaignRef(Request):
+class CampaignRef(RequestBody):
     campaign_id: UUID
 
 
@@ -25,7 +25,7 @@ class CampaignList(Paging):
     status: str | None = None
 
 
-class Review(Request):
+class Review(RequestBody):
     campaign_id: UUID
     decision: Literal["approve", "reject"]
     message_ids: list[UUID] | None = None
@@ -33,13 +33,13 @@ class Review(Request):
     comment: str | None = None
 
 
-class Edit(Request):
+class Edit(RequestBody):
     campaign_id: UUID
     message_id: UUID
     content: str
 
 
-class MessageRef(Request):
+class MessageRef(RequestBody):
     campaign_id: UUID
     message_id: UUID
 
@@ -58,10 +58,10 @@ class RunMessages(Paging):
     include_archived: bool = False
 
 
-class Initiate(Request):
+class Initiate(RequestBody):
     campaign_id: UUID
     new_customer_group_id: UUID
 
 
-class JobRef(Request):
+class JobRef(RequestBody):
     job_uid: UUID

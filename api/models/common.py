@@ -8,14 +8,14 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
 
 
-class Request(BaseModel):
+class RequestBody(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Paging(Request):
+class Paging(RequestBody):
     page: int = Field(default=1, ge=1)
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
-class PageSize(Request):
+class PageSize(RequestBody):
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)

@@ -5,25 +5,25 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from api.models.common import Paging, Request
+from api.models.common import Paging, RequestBody
 
 FieldType = Literal["string", "number", "boolean"]
 
 
-class FieldCreate(Request):
+class FieldCreate(RequestBody):
     name: str
     type: FieldType
     required: bool = False
 
 
-class FieldUpdate(Request):
+class FieldUpdate(RequestBody):
     field_id: UUID
     name: str | None = None
     type: FieldType | None = None
     required: bool | None = None
 
 
-class FieldRef(Request):
+class FieldRef(RequestBody):
     field_id: UUID
 
 
@@ -31,26 +31,26 @@ class FieldList(Paging):
     pass
 
 
-class CustomersUpload(Request):
+class CustomersUpload(RequestBody):
     customers: list[Any]  # each row is validated on its own: bad rows are reported, not fatal
     validate_only: bool = False
 
 
-class CustomersDelete(Request):
+class CustomersDelete(RequestBody):
     external_ids: list[str]
 
 
-class GroupCreate(Request):
+class GroupCreate(RequestBody):
     name: str
     external_ids: list[str]
 
 
-class GroupUpdate(Request):
+class GroupUpdate(RequestBody):
     customer_group_id: UUID
     name: str | None = None
     add_external_ids: list[str] = []
     remove_external_ids: list[str] = []
 
 
-class GroupRef(Request):
+class GroupRef(RequestBody):
     customer_group_id: UUID

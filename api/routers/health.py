@@ -27,7 +27,6 @@ def ready(container: ContainerDep) -> JSONResponse:
         {
             "status": "ready",
             "database": "ok",
-            "processor": "in-process" if container.processor is not None else "external",
             "projections": projections,
         }
     )

@@ -7,23 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 import httpx
 
 from api.tokens import issue_token
-from application.database import ConnectionInfo
 
 TEMPLATE = {"provider": "template", "template": "Hi {{plan}} member in {{region}}!"}
-
-
-def database_url(info: ConnectionInfo) -> str:
-    """A URL ``ConnectionInfo.from_url`` reads back (socket directories go in the query)."""
-    auth = quote(info.user) + (":" + quote(info.password) if info.password else "")
-    if info.host.startswith("/"):
-        return f"postgresql://{auth}@/{info.dbname}?host={quote(info.host)}&port={info.port}"
-    return f"postgresql://{auth}@{info.host}:{info.port}/{info.dbname}"
 
 
 def auth_context(api_code: str, api_access: bool = True) -> str:

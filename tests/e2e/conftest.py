@@ -1,59 +1,83 @@
-"""The app over the session's throwaway database, with the processor in-process."""
+"""The app over a database of the e2e tests' own, with the processor in-process."""
 
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from application.content.accounts import Accounts
-from application.database import ConnectionInfo
+from application.database import ConnectionInfo, open_pool
+from application.migrate import migrate
 from application.settings import Settings
-from tests.e2e.client import Api, database_url
+from projections.schema import READ_MODEL_DDL
+from tests.dbserver import throwaway_database
+from tests.e2e.client import Api
+from tests.fakes.processes import database_url
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def settings(db: ConnectionInfo, pool, tmp_path_factory: pytest.TempPathFactory) -> Settings:  # type: ignore[no-untyped-def]
-    # ``pool`` has migrated the database (read models included).
-    data_dir: Path = tmp_path_factory.mktemp("data")
-    return Settings(
-        DATABASE_URL=database_url(db),
-        NUDGESCRIBE_DATA_DIR=data_dir,
-        NUDGESCRIBE_API_CODE=secrets.token_urlsafe(16),
-        NUDGESCRIBE_JWT_SECRET=secrets.token_urlsafe(32),
-    )
+@pytest.fixture(scope="package")
+def e2e_db(pg_server_url: str) -> Iterator[ConnectionInfo]:
+    """A database of the e2e tests' own: the app's processor and projector, which live
+    as long as this package's tests, never touch the other tests' campaigns."""
+    with throwaway_database(pg_server_url, prefix="nudgescribe_e2e") as info:
+        yield info
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
+def e2e_pool(e2e_db: ConnectionInfo) -> Iterator[Any]:
+    pool = open_pool(e2e_db, max_size=4, name="nudgescribe-e2e")
+    migrate(e2e_db, pool, extra_ddl=READ_MODEL_DDL)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="package")
+def settings(e2e_db: ConnectionInfo, e2e_pool: Any) -> Iterator[Settings]:
+    # e2e_pool: the database is migrated before the app starts.
+    with tempfile.TemporaryDirectory(prefix="nudgescribe-e2e-") as data_dir:
+        yield Settings(
+            DATABASE_URL=database_url(e2e_db),
+            NUDGESCRIBE_DATA_DIR=Path(data_dir),
+            NUDGESCRIBE_API_CODE=secrets.token_urlsafe(16),
+            NUDGESCRIBE_JWT_SECRET=secrets.token_urlsafe(32),
+        )
+
+
+@pytest.fixture(scope="package")
 def http(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, processor=True)) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_code(settings: Settings) -> str:
     assert settings.api_code is not None
     return settings.api_code.get_secret_value()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_secret(settings: Settings) -> str:
     assert settings.jwt_secret is not None
     return settings.jwt_secret.get_secret_value()
 
 
-@pytest.fixture(scope="session")
-def new_api(http: TestClient, pool, api_code: str, server_secret: str) -> Callable[..., Api]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="package")
+def new_api(
+    http: TestClient, e2e_pool: Any, api_code: str, server_secret: str
+) -> Callable[..., Api]:
     """A fresh account (optionally with its own JWT secret) and a client acting for it."""
 
     def make(own_secret: bool = False) -> Api:
-        accounts = Accounts(pool)
+        accounts = Accounts(e2e_pool)
         created = accounts.create("Acme", own_secret=own_secret)
         account = accounts.get(created.account_id)
         assert account is not None

@@ -16,7 +16,8 @@ from application.content.accounts import Accounts
 from application.settings import Settings
 from application.store import IntegrityError
 from tests.dbserver import throwaway_database
-from tests.e2e.client import Api, database_url
+from tests.e2e.client import Api
+from tests.fakes.processes import database_url
 
 pytestmark = pytest.mark.e2e
 
@@ -254,7 +255,7 @@ def test_unexpected_failure_is_500_without_details_and_logged_with_request_id(
 
 
 @pytest.fixture
-def doomed_app(pg_server_url: str, pool, settings: Settings) -> Iterator[tuple[TestClient, Api]]:  # type: ignore[no-untyped-def]
+def doomed_app(pg_server_url: str, settings: Settings) -> Iterator[tuple[TestClient, Api]]:
     """An app on a database of its own, which the test then drops under it."""
     from application.database import open_pool
     from application.migrate import migrate

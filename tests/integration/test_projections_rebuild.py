@@ -72,6 +72,8 @@ def run_step(step, data, commands, store, pool, account_id, campaign_id, runner)
 @given(data=st.data())
 def test_rebuilt_read_models_equal_live_ones(data, commands, store, pool, db):  # type: ignore[no-untyped-def]
     runner = ProjectionRunner(pool, db.conninfo())
+    runner.catch_up()
+    start = store.max_position()
     account_id = uuid4()
     campaigns = [create_campaign(commands, pool, account_id, data.draw(members)) for _ in range(2)]
     for step in data.draw(st.lists(steps, min_size=15, max_size=40)):
@@ -84,7 +86,7 @@ def test_rebuilt_read_models_equal_live_ones(data, commands, store, pool, db):  
 
     for campaign_id in campaigns:
         assert_read_model_mirrors_aggregate(store, ReadModels(pool), account_id, campaign_id)
-    assert verify(pool) == dict.fromkeys(
+    assert verify(pool, after=start, campaign_ids=campaigns) == dict.fromkeys(
         [
             "rm_campaigns",
             "rm_runs",
@@ -149,7 +151,9 @@ def test_rebuild_replaces_tables_with_equal_ones_and_keeps_serving(
     position = rebuild(pool, progress=seen.append)
 
     assert position == store.max_position() == runner.position()
-    assert sum(seen) >= position - 1
+    with pool.connection() as conn:
+        logged = conn.execute("SELECT count(*) FROM nudgescribe_events").fetchone()[0]
+    assert sum(seen) == logged  # every event read once (ids have gaps: rolled-back saves)
     assert views.run_history(account_id, campaign_id) == history
     assert set(verify(pool).values()) == {0}
     assert rebuild(pool, ["jobs"]) == position

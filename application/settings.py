@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1, le=100, alias="NUDGESCRIBE_DB_POOL_SIZE")
     read_your_writes_timeout: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_RYW_TIMEOUT")
     snapshot_every: int = Field(default=500, ge=10, alias="NUDGESCRIBE_SNAPSHOT_EVERY")
+    ready_max_lag_seconds: float = Field(
+        default=30.0, ge=0, alias="NUDGESCRIBE_READY_MAX_LAG_SECONDS"
+    )
 
     def with_generated_secrets(self) -> Settings:
         """Fill unset secrets from the data dir, generating them once on first start."""

@@ -7,13 +7,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Recording,
+)
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from application.database import ConnectionInfo
+from application.metrics import count_appended
 from application.recorder import same_transaction_writes
 from application.transcodings import register_domain_transcodings
 from domain.campaign import Campaign
@@ -127,6 +133,9 @@ class CampaignStore(Application[UUID]):
             )
             if crossed:
                 self.snapshots.put([Snapshot.take(aggregate)])
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        count_appended(r.notification.topic for r in recordings)
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -11,6 +11,7 @@ from application.generators.base import (
     digest,
     render,
 )
+from application.generators.instrumented import InstrumentedGenerator
 from application.generators.openai_chat import OpenAIChatGenerator
 from application.generators.template import TemplateGenerator
 from application.settings import Settings
@@ -19,6 +20,7 @@ __all__ = [
     "Generated",
     "GenerationFailed",
     "Generator",
+    "InstrumentedGenerator",
     "OpenAIChatGenerator",
     "TemplateGenerator",
     "build_generators",
@@ -39,4 +41,4 @@ def build_generators(settings: Settings) -> Mapping[str, Generator]:
             timeout=settings.generator_timeout_seconds,
             max_attempts=settings.generator_max_attempts,
         )
-    return generators
+    return {name: InstrumentedGenerator(g) for name, g in generators.items()}

@@ -7,17 +7,14 @@ message counts follow its current run's messages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, ClassVar
-from uuid import UUID
 
 from psycopg import Cursor
 
 from projections.decoding import count, text, uuid_hex
-from projections.events import Event
+from projections.events import Group
 from projections.messages import MessageHandlers
-from projections.projector import LAST_PER_CAMPAIGN
+from projections.projector import LAST_PER_CAMPAIGN, group_params
 from projections.schema import CAMPAIGNS, MESSAGES, RUNS, SEGMENTS
 
 ZERO_COUNTS = '{{"Ready for review": 0, "Approved": 0, "Rejected": 0, "Published": 0}}'
@@ -66,7 +63,8 @@ _TOUCH = (
     " 'Published', count(*) FILTER (WHERE m.status = 'Published'))"
     " FROM {messages} m WHERE m.campaign_id = c.campaign_id"
     " AND m.run_number = c.current_run_number AND m.archive_reason IS NULL)"
-    " FROM unnest(%s::uuid[], %s::timestamptz[]) AS u(id, ts) WHERE c.campaign_id = u.id"
+    " FROM (SELECT e.cid, max(e.ts) AS ts FROM {events} AS e GROUP BY e.cid) AS u"
+    " WHERE c.campaign_id = u.cid"
 )
 
 
@@ -101,8 +99,5 @@ class CampaignRunsProjector(MessageHandlers):
         )
         self.add_message_handlers()
 
-    def after_batch(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
-        latest: dict[UUID, datetime] = {}
-        for e in events:
-            latest[e.campaign_id] = max(e.timestamp, latest.get(e.campaign_id, e.timestamp))
-        cur.execute(self._touch, (list(latest), list(latest.values())))
+    def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
+        cur.execute(self._touch, group_params(batch))

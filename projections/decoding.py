@@ -3,9 +3,11 @@
 The state column is the library's JSON; typed values are transcoded as
 ``{"_type_": "uuid_hex" | "datetime_iso" | "decimal_str", "_data_": "<text>"}``.
 Each decoder below is the SQL expression reading one field of the current event ``e``
-(``e.j`` is its state as jsonb); the projectors' statements are written with them as
-``{placeholders}``. Reading in Python cost more than the whole raw-insert baseline
-(decoding alone ~12 us/event), so the projection stays set-based inside the server.
+(``e.j`` is its state as jsonb). A batch is decoded once, when it is staged; the
+projectors' statements read the staged columns as ``{placeholders}`` (``FIELDS``) and
+the rarer events' other fields from ``e.j`` with these decoders. Reading in Python cost
+more than the whole raw-insert baseline (decoding alone ~12 us/event), so the projection
+stays set-based inside the server.
 """
 
 from __future__ import annotations
@@ -59,14 +61,17 @@ def count(key: str) -> str:
     return f"(e.j ->> '{key.removesuffix('s')}_count')::int"
 
 
+# The fields staged as columns (see ``projections.events``), by their template names.
 FIELDS: dict[str, sql.Composable] = {
-    name: sql.SQL(expression)  # type: ignore[arg-type]
-    for name, expression in {
-        "ts": datetime_iso("timestamp"),
-        "run": integer("run_number"),
-        "key": text("segment_key"),
-        "message_id": uuid_hex("message_id"),
-        "content": text("content"),
-        "reason": text("reason"),
+    name: sql.SQL(f"e.{column}")  # type: ignore[arg-type]
+    for name, column in {
+        "ts": "ts",
+        "run": "run",
+        "key": "key",
+        "message_id": "mid",
+        "content": "content",
+        "reason": "reason",
+        "decision": "decision",
+        "source": "source",
     }.items()
 }

@@ -8,14 +8,13 @@ archived), Finalising (every item of the run done, not yet finalised), Completed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from psycopg import Cursor
 
 from projections.decoding import count, text, uuid_hex
-from projections.events import Event
-from projections.projector import LAST_PER_CAMPAIGN, Projector
+from projections.events import Group
+from projections.projector import LAST_PER_CAMPAIGN, Projector, group_params
 from projections.schema import JOB_CAMPAIGNS, JOBS
 
 _CREATED = (
@@ -67,7 +66,8 @@ class JobsProjector(Projector):
         super().__init__(schema)
         # Counts only grow and total is fixed, so this holds wherever a batch ends.
         self._finalising = self.sql(
-            "UPDATE {jobs} SET phase = 'Finalising' WHERE campaign_id = ANY(%s::uuid[])"
+            "UPDATE {jobs} SET phase = 'Finalising'"
+            " WHERE campaign_id IN (SELECT e.cid FROM {events} AS e)"
             " AND phase IN ('Copying', 'Generating', 'Archiving')"
             " AND copied + generated + archived >= total"
         )
@@ -80,5 +80,5 @@ class JobsProjector(Projector):
             }
         )
 
-    def after_batch(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
-        cur.execute(self._finalising, (list(dict.fromkeys(e.campaign_id for e in events)),))
+    def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
+        cur.execute(self._finalising, group_params(batch))

@@ -10,7 +10,6 @@ regenerated is Ready for review, so it awaits approval too).
 
 from __future__ import annotations
 
-from projections.decoding import text, uuid_hex
 from projections.projector import Handler, Projector
 
 # One event per message: the group's last (its state replaces the previous one).
@@ -24,8 +23,7 @@ _MATCHES = "m.campaign_id = u.cid AND m.run_number = u.rn AND m.segment_key = u.
 
 def _insert(origin: str, statuses: str) -> str:
     rows = _PER_MESSAGE.format(
-        columns=f"{{message_id}} AS mid, {{content}} AS content,"
-        f" {uuid_hex('copied_from_message_id')} AS source",
+        columns="{message_id} AS mid, {content} AS content, {source} AS source",
         where="",
         order="DESC",
     )
@@ -51,7 +49,7 @@ _UPDATES = {
         f"status = CASE WHEN {_APPROVED} THEN 'Approved' ELSE 'Rejected' END,"
         f" review_status = CASE WHEN {_APPROVED} THEN 'Approved' ELSE 'Rejected' END,"
         f" approval_stage = CASE WHEN {_APPROVED} THEN 'Approved' ELSE 'Reviewed' END",
-        text("decision"),
+        "{decision}",
     ),
     "MessageEdited": _update(
         "content = u.arg, status = 'Ready for review', review_status = 'Pending',"
@@ -90,7 +88,7 @@ _DERIVE = (
     " {messages} m WHERE m.campaign_id = c.campaign_id"
     " AND m.run_number = c.current_run_number AND m.archive_reason IS NULL"
     " AND m.status NOT IN ('Approved', 'Published')) THEN 'Ready for review'"
-    " ELSE 'Ready to publish' END WHERE c.campaign_id = ANY(%(ids)s::uuid[])"
+    " ELSE 'Ready to publish' END WHERE c.campaign_id IN (SELECT e.cid FROM {events} AS e)"
     " AND c.status NOT IN ('Processing', 'Failed')"
     " RETURNING c.campaign_id, c.current_run_number, c.status)"
     " UPDATE {runs} r SET status = d.status FROM d"

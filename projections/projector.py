@@ -1,46 +1,48 @@
 """Projectors and the batch loop that runs them exactly once.
 
-A projector is a dispatch table: event type -> handler. A batch is up to ``batch_size``
-events read from the log after the lowest position of the projectors; it is split into
-runs of consecutive events of one type (a group), and each group is applied by its
-handler as set-based SQL reading the group's position range straight from the log. Where
-a group could touch one row twice, the statement keeps one event per row (DISTINCT ON,
-last or first as the event's semantics say), which equals applying them one by one.
+A projector is a dispatch table: event type -> handler. A batch is the events in a window
+of positions after the lowest position of the projectors, staged once
+(see ``projections.events``); it comes back as runs of consecutive events of one type
+(groups), and each group is applied by its handler as set-based SQL reading the group's
+position range of the staged batch. Where a group could touch one row twice, the
+statement keeps one event per row (DISTINCT ON, last or first as the event's semantics
+say), which equals applying them one by one.
 
 One transaction per batch holds the view writes of every projector and their positions,
 and the position rows are locked FOR UPDATE first: two catch-ups racing (two processes,
 or a runner thread and a test) serialise on them, so no event is applied twice and none
 is skipped.
+
+Batch size adapts: a catch-up starts with a window of ``batch_size`` positions and
+doubles it while the log holds more, up to ``max_batch_size`` (a projector far behind,
+or a rebuild, commits rarely and amortises each batch's fixed statements); every
+catch-up starts small again, so a projector near the head stays quick.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import groupby
 from typing import Any, ClassVar
 
 from psycopg import Connection, Cursor, sql
 from psycopg_pool import ConnectionPool
 
 from projections.decoding import FIELDS
-from projections.events import EVENTS_IN_RANGE, Event, read_events
+from projections.events import EVENTS_IN_RANGE, Batch, Group, read_events
 from projections.schema import POSITIONS, table
 
-Handler = Callable[[Cursor[Any], list[Event]], None]
-BATCH_SIZE = 500
+Handler = Callable[[Cursor[Any], Group], None]
+BATCH_SIZE = 500  # the first window of a catch-up (positions)
+MAX_BATCH_SIZE = 20_000  # reached by doubling while the log holds more
 # The group's last event per campaign, as ``e`` (for updates the latest event decides).
 LAST_PER_CAMPAIGN = (
     "(SELECT DISTINCT ON (e.cid) e.* FROM {events} AS e ORDER BY e.cid, e.id DESC) AS e"
 )
 
 
-def group_params(events: Sequence[Event]) -> dict[str, Any]:
-    """The statement parameters of a group: its position range and its campaigns."""
-    return {
-        "lo": events[0].position,
-        "hi": events[-1].position,
-        "ids": list(dict.fromkeys(e.campaign_id for e in events)),
-    }
+def group_params(group: Group) -> dict[str, Any]:
+    """The statement parameters of a group: its position range."""
+    return {"lo": group.lo, "hi": group.hi}
 
 
 class Projector:
@@ -61,22 +63,23 @@ class Projector:
         """A handler that runs these statements, in order, over the group."""
         composed = [self.sql(template) for template in templates]
 
-        def handle(cur: Cursor[Any], events: list[Event]) -> None:
-            params = group_params(events)
+        def handle(cur: Cursor[Any], group: Group) -> None:
+            params = group_params(group)
             for statement in composed:
                 cur.execute(statement, params)
 
         return handle
 
-    def apply(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
-        for type_name, run in groupby(events, key=lambda e: e.type):
-            handler = self.handlers.get(type_name)
+    def apply(self, cur: Cursor[Any], groups: Sequence[Group]) -> None:
+        for group in groups:
+            handler = self.handlers.get(group.type)
             if handler is not None:
-                handler(cur, list(run))
-        self.after_batch(cur, events)
+                handler(cur, group)
+        self.after_batch(cur, Group("", groups[0].lo, groups[-1].hi))
 
-    def after_batch(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
-        """Hook for per-batch derived columns (must not depend on where batches end)."""
+    def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
+        """Hook for per-batch derived columns over the positions ``batch`` spans
+        (must not depend on where batches end)."""
 
 
 class ProjectionSet:
@@ -87,10 +90,13 @@ class ProjectionSet:
         projectors: Sequence[Projector],
         schema: str | None = None,
         batch_size: int = BATCH_SIZE,
+        max_batch_size: int = MAX_BATCH_SIZE,
     ) -> None:
         self.projectors = list(projectors)
         self.names = [p.name for p in self.projectors]
         self.batch_size = batch_size
+        self.max_batch_size = max(batch_size, max_batch_size)
+        self.batch_sizes: list[int] = []  # the limits of the last catch-up's batches
         positions = table(POSITIONS, schema)
         self._ensure = sql.SQL(
             "INSERT INTO {} (name, position, updated_at) SELECT n, 0, now() "
@@ -104,20 +110,22 @@ class ProjectionSet:
             " WHERE name = ANY(%s)"
         ).format(positions)
 
-    def run_batch(self, conn: Connection[Any], upto: int | None = None) -> int:
-        """Project the next batch in one transaction; return how many events it read."""
+    def run_batch(
+        self, conn: Connection[Any], upto: int | None = None, limit: int | None = None
+    ) -> Batch:
+        """Project the next batch (the next ``limit`` positions, default ``batch_size``)
+        in one transaction."""
         with conn.transaction(), conn.cursor() as cur:
             positions = self.lock_positions(cur)
-            events = read_events(cur, min(positions.values()), self.batch_size, upto)
-            if not events:
-                return 0
+            batch = read_events(cur, min(positions.values()), limit or self.batch_size, upto)
             for projector in self.projectors:
                 after = positions[projector.name]
-                mine = [e for e in events if e.position > after]
+                mine = [g for g in (group.after(after) for group in batch.groups) if g]
                 if mine:
                     projector.apply(cur, mine)
-            self.set_position(cur, events[-1].position)
-            return len(events)
+            if batch.done is not None:
+                self.set_position(cur, batch.done)
+            return batch
 
     def catch_up(self, pool: ConnectionPool[Any], upto: int | None = None) -> int:
         with pool.connection() as conn:
@@ -129,12 +137,20 @@ class ProjectionSet:
         upto: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> int:
-        total = 0
-        while read := self.run_batch(conn, upto):
-            total += read
-            if progress is not None:
-                progress(read)
-        return total
+        """Project batches until the head (or ``upto``); return how many events were read."""
+        total, limit = 0, self.batch_size
+        self.batch_sizes = []
+        while True:
+            batch = self.run_batch(conn, upto, limit)
+            if batch.done is None:
+                return total
+            self.batch_sizes.append(limit)
+            total += batch.read
+            if progress is not None and batch.read:
+                progress(batch.read)
+            if not batch.more:
+                return total
+            limit = min(limit * 2, self.max_batch_size)
 
     def lock_positions(self, cur: Cursor[Any]) -> dict[str, int]:
         """Inside a transaction: hold the positions, pausing every other catch-up."""

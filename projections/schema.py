@@ -53,7 +53,7 @@ _TABLES: dict[str, list[str]] = {
         " copied_from_message_id uuid, status text NOT NULL, review_status text NOT NULL,"
         " approval_stage text NOT NULL, archive_reason text, archived_at timestamptz,"
         " created_at timestamptz NOT NULL, published_at timestamptz,"
-        " PRIMARY KEY (campaign_id, run_number, segment_key))"
+        " PRIMARY KEY (campaign_id, run_number, segment_key)) WITH (fillfactor = 60)"
     ],
     JOBS: [
         "CREATE TABLE IF NOT EXISTS {t} (job_uid uuid PRIMARY KEY, campaign_id uuid NOT NULL,"

@@ -4,12 +4,16 @@ Builds a log through the real store (campaigns with N segments each, driven thro
 generate -> approve -> publish -> rerun -> copy/generate/archive), then, several times:
   * baseline: executemany-inserts one message-shaped row per event into a scratch table,
     500 rows per transaction (what issue 3 measures against);
-  * projection: a fresh catch-up of every read model from position 0 (batches of 500,
-    one transaction each, reading and decoding the log as it goes).
-Prints events/s for both and the ratio (median of the runs). Never fails on time.
+  * catch-up: a fresh catch-up of every read model from position 0 into a scratch schema
+    (one transaction per batch; batches start at --batch-size positions and double while
+    more is waiting, up to --max-batch-size; the sizes used are printed);
+  * rebuild: ``projections.rebuild.rebuild`` of every live read model (replay into fresh
+    tables, top-up under the live lock, swap).
+Prints events/s for each, both baselines and the ratios (median of the runs). Never fails
+on time.
 
     python -m bench.projections.bench_catch_up [--campaigns 4] [--segments 2500] [--runs 5]
-        [--batch-size 500]
+        [--batch-size 500] [--max-batch-size 20000]
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from application.content.groups import GroupSegments
 from application.database import open_pool
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
-from projections.projector import ProjectionSet
+from projections.projector import MAX_BATCH_SIZE, ProjectionSet
+from projections.rebuild import rebuild
 from projections.registry import build_projectors
 from projections.schema import READ_MODEL_DDL, read_model_ddl
 from tests.dbserver import server_url, throwaway_database
@@ -91,20 +96,35 @@ def baseline(conninfo: str, rows: int, executemany: bool = True) -> float:
         return rows / (time.perf_counter() - started)
 
 
-def projection(pool, events: int, batch_size: int = 500) -> float:  # type: ignore[no-untyped-def]
+def projection(pool, events: int, batch_size: int, max_batch_size: int) -> tuple[float, list[int]]:  # type: ignore[no-untyped-def]
     schema = f"bench_{uuid4().hex[:8]}"
     with pool.connection() as conn:
         for statement in read_model_ddl(schema):
             conn.execute(statement)
         conn.commit()
-        fresh = ProjectionSet(build_projectors(schema), schema=schema, batch_size=batch_size)
+        fresh = ProjectionSet(
+            build_projectors(schema),
+            schema=schema,
+            batch_size=batch_size,
+            max_batch_size=max_batch_size,
+        )
         started = time.perf_counter()
         read = fresh.catch_up_on(conn)
         elapsed = time.perf_counter() - started
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         conn.commit()
     assert read == events, (read, events)
-    return read / elapsed
+    return read / elapsed, fresh.batch_sizes
+
+
+def rebuilding(pool, events: int) -> float:  # type: ignore[no-untyped-def]
+    read: list[int] = []
+    started = time.perf_counter()
+    position = rebuild(pool, progress=read.append)
+    elapsed = time.perf_counter() - started
+    assert sum(read) == events, (sum(read), events)
+    assert position >= events, (position, events)
+    return events / elapsed
 
 
 def main() -> None:
@@ -112,7 +132,8 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=4)
     parser.add_argument("--segments", type=int, default=2500)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=500, help="events per transaction")
+    parser.add_argument("--batch-size", type=int, default=500, help="first batch (positions)")
+    parser.add_argument("--max-batch-size", type=int, default=MAX_BATCH_SIZE)
     args = parser.parse_args()
     with server_url() as url, throwaway_database(url, prefix="nudgescribe_bench") as db:
         pool = open_pool(db, max_size=4)
@@ -121,21 +142,37 @@ def main() -> None:
         commands = CampaignCommands(store, GroupSegments(pool))
         events = build_log(pool, store, commands, args.campaigns, args.segments)
         print(f"log: {events} events ({args.campaigns} campaigns x {args.segments} segments)")
-        results: dict[str, list[float]] = {"many": [], "rows": [], "proj": []}
+        results: dict[str, list[float]] = {"many": [], "rows": [], "proj": [], "rebuild": []}
+        sizes: list[int] = []
         for attempt in range(args.runs):
             many = baseline(db.conninfo(), events)
             rows = baseline(db.conninfo(), events, executemany=False)
-            proj = projection(pool, events, args.batch_size)
-            for name, value in (("many", many), ("rows", rows), ("proj", proj)):
+            proj, sizes = projection(pool, events, args.batch_size, args.max_batch_size)
+            rebuilt = rebuilding(pool, events)
+            for name, value in (
+                ("many", many),
+                ("rows", rows),
+                ("proj", proj),
+                ("rebuild", rebuilt),
+            ):
                 results[name].append(value)
             print(
                 f"run {attempt + 1}: raw executemany {many:,.0f} rows/s, raw execute per row"
-                f" {rows:,.0f} rows/s, catch-up {proj:,.0f} events/s"
+                f" {rows:,.0f} rows/s, catch-up {proj:,.0f} events/s,"
+                f" rebuild {rebuilt:,.0f} events/s"
             )
-        many, rows, proj = (statistics.median(results[k]) for k in ("many", "rows", "proj"))
-        print(f"median of {args.runs}: catch-up {proj:,.0f} events/s ({args.batch_size}/tx)")
-        print(f"  vs raw executemany, 500 rows/tx: {many:,.0f} rows/s, ratio {proj / many:.2f}")
-        print(f"  vs raw execute per row, 500 rows/tx: {rows:,.0f} rows/s, ratio {proj / rows:.2f}")
+        many, rows, proj, rebuilt = (
+            statistics.median(results[k]) for k in ("many", "rows", "proj", "rebuild")
+        )
+        print(f"catch-up batches (positions per transaction): {sizes}")
+        print(f"median of {args.runs}:")
+        print(f"  raw executemany, 500 rows/tx: {many:,.0f} rows/s")
+        print(f"  raw execute per row, 500 rows/tx: {rows:,.0f} rows/s")
+        for name, value in (("catch-up", proj), ("rebuild", rebuilt)):
+            print(
+                f"  {name}: {value:,.0f} events/s, ratio {value / many:.2f} vs executemany,"
+                f" {value / rows:.2f} vs execute per row"
+            )
         store.close()
         pool.close()
 

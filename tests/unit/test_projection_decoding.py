@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from uuid import uuid4
-
 import pytest
 
 from projections.decoding import count, datetime_iso, decimal_str, integer, text, uuid_hex
-from projections.events import Event, event_type
+from projections.events import Group, event_type
 from projections.projector import group_params
 
 pytestmark = pytest.mark.unit
@@ -31,10 +28,12 @@ def test_event_type_is_the_class_name_of_the_topic():
     assert event_type("domain.campaign:Campaign.RunStarted") == "RunStarted"
 
 
-def test_group_params_cover_the_groups_range_and_campaigns_once():
-    a, b = uuid4(), uuid4()
-    now = datetime.now(UTC)
-    events = [Event(7, a, "MessageReviewed", now), Event(8, b, "MessageReviewed", now),
-              Event(9, a, "MessageReviewed", now)]  # fmt: skip
+def test_group_params_are_the_groups_position_range():
+    assert group_params(Group("MessageReviewed", 7, 9)) == {"lo": 7, "hi": 9}
 
-    assert group_params(events) == {"lo": 7, "hi": 9, "ids": [a, b]}
+
+def test_a_group_after_a_position_keeps_only_the_later_events():
+    group = Group("MessageReviewed", 7, 9)
+    assert group.after(6) == group
+    assert group.after(8) == Group("MessageReviewed", 9, 9)
+    assert group.after(9) is None

@@ -7,14 +7,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from uuid import UUID
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    ProcessingEvent,
-    Recording,
-)
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 from psycopg import Cursor
 from psycopg.rows import DictRow
 

@@ -633,6 +633,30 @@ class Campaign(Aggregate):
         )
         self._derive_review_status()
 
+    def fail_regenerations(self, error: str) -> int:
+        """Generation kept failing for the messages queued for regeneration: they keep
+        their content and leave the queue, so a reviewer can edit, approve or ask again."""
+        run = self.current_run
+        if run is None:
+            return 0
+        failed = list(run.regenerating)
+        for key in failed:
+            self._regeneration_failed(
+                run_number=run.number,
+                message_id=run.messages[key].message_id,
+                segment_key=key,
+                error=error[:2000],
+            )
+        return len(failed)
+
+    @event("MessageRegenerationFailed")
+    def _regeneration_failed(
+        self, run_number: int, message_id: UUID, segment_key: str, error: str
+    ) -> None:
+        run = self.runs[str(run_number)]
+        run.regenerating.remove(segment_key)
+        self._derive_review_status()
+
     # ------------------------------------------------------------------ publish
     def publish(self, *, published_by: str) -> int:
         """Publish every Approved current-run message; publish the campaign when all are."""

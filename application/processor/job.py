@@ -58,8 +58,8 @@ class CampaignJob:
         self.archive_batch = archive_batch
 
     def process(self, campaign: Campaign) -> str | None:
-        """Do what the campaign's current run still needs. Returns an error only when
-        regeneration failed outside a processing run (nothing to fail: retry later)."""
+        """Do what the campaign's current run still needs. Returns an error only when the
+        job could not record its outcome (then it is tried again later)."""
         run = campaign.current_run
         if run is None:
             return None
@@ -87,7 +87,11 @@ class CampaignJob:
             raise JobInterrupted
         if error is not None:
             if not campaign.is_processing():
-                return campaign, error  # a regeneration: no run to fail, tried again later
+                # A regeneration: no run to fail. The messages keep their content and
+                # leave the queue (MessageRegenerationFailed), visible to the reviewer.
+                log.warning("regeneration for campaign %s failed: %s", campaign.id, error)
+                failed = self._until_saved(campaign, lambda c: [c.fail_regenerations(error)])
+                return failed, None
             log.warning("run %s of campaign %s failed: %s", run_number, campaign.id, error)
             return self._until_saved(campaign, lambda c: [c.fail_run(run_number, error)]), None
         campaign = self._until_saved(campaign, self._archive)

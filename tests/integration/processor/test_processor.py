@@ -218,6 +218,37 @@ def test_regeneration_replaces_one_message_through_the_same_path(
     assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
 
 
+def test_regeneration_that_keeps_failing_leaves_the_queue_with_the_old_content(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    with chat_server() as server:
+        processor = make_processor(store, pool, db, generators(server.url, max_attempts=2))
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
+        processor.run_until_idle()
+        run = store.get_campaign(campaign_id).current_run
+        assert run is not None
+        target = next(iter(run.messages.values()))
+        commands.regenerate(
+            account_id=account_id, campaign_id=campaign_id, message_id=target.message_id
+        )
+        server.config.fail_marker = ""  # every call fails from now on
+        processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    run = campaign.current_run
+    assert run is not None
+    assert run.regenerating == []
+    assert run.messages[target.segment_key].content == target.content
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    failures = per_segment(stored_events(pool, campaign_id), "MessageRegenerationFailed", 1)
+    assert failures == {target.segment_key: 1}
+    with pool.connection() as conn:
+        queued = conn.execute(
+            "SELECT count(*) FROM processor_queue WHERE campaign_id = %s", (campaign_id,)
+        ).fetchone()
+    assert queued == (0,)
+
+
 def campaign_id_in_slot(slot: int, count: int) -> UUID:
     while True:
         candidate = uuid4()

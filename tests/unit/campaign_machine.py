@@ -460,6 +460,17 @@ class CampaignMachine(RuleBasedStateMachine):
             assert message.segment_key in self.run.regenerating
             assert message.segment_key in self.campaign.pending_generations()
 
+    @precondition(lambda self: self.campaign is not None and self.run is not None)
+    @rule(error=st.text(max_size=10))
+    def regenerations_fail(self, error: str) -> None:
+        queued = list(self.run.regenerating)
+        contents = {k: self.run.messages[k].content for k in queued}
+        failed = self.expect(None, lambda: self.campaign.fail_regenerations(error))
+        assert failed == len(queued)
+        assert self.run.regenerating == []
+        for key, content in contents.items():
+            assert self.run.messages[key].content == content
+
     @rule()
     def publish(self) -> None:
         error: type[Exception] | None = None

@@ -1,4 +1,5 @@
-"""Composition root: settings → database → pool, store, commands, read models, runners.
+"""Composition root: settings → database → pool, store, commands, read models, runners,
+time travel.
 
 Nothing here runs at import; ``build_container`` is called from the app's lifespan and
 from the CLI.
@@ -20,6 +21,7 @@ from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool, resolve_database_url
 from application.settings import Settings
 from application.store import CampaignStore, store_env
+from application.time_travel import TimeTravel
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 
@@ -40,6 +42,7 @@ class Container:
     customers: Customers
     groups: CustomerGroups
     account_cache: AccountCache
+    time_travel: TimeTravel
     processor: Any = None  # application.processor.Processor when this process runs one
     _started: list[Any] = field(default_factory=list)
 
@@ -117,6 +120,7 @@ def build_container(settings: Settings, *, processor: bool = False) -> Container
         customers=Customers(pool),
         groups=CustomerGroups(pool),
         account_cache=AccountCache(accounts),
+        time_travel=TimeTravel(store, pool),
     )
     if processor:
         container.processor = build_processor(container)

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from api.deps import ContainerDep, PrincipalDep, body, command
+from api.errors import bad_request
 from api.models import presenters
-from api.models.campaigns import CampaignCreate, CampaignList, CampaignRef
+from api.models.campaigns import CampaignCreate, CampaignList
+from api.models.time_travel import CampaignGet, campaign_state
 from api.responses import JSONResponse, data, page_of
 from domain.errors import CampaignNotFound
 
@@ -67,8 +69,19 @@ def list_campaigns(
 def get(
     principal: PrincipalDep,
     container: ContainerDep,
-    payload: Annotated[CampaignRef, body(CampaignRef)],
+    payload: Annotated[CampaignGet, body(CampaignGet)],
 ) -> JSONResponse:
+    """Now (from the read model), or as it was at the end of run ``as_of_run`` or at the
+    moment ``as_of`` (from the aggregate at that version of its stream)."""
+    if payload.as_of_run is not None and payload.as_of is not None:
+        raise bad_request("Give as_of_run or as_of, not both", "invalid_field")
+    travel, account_id = container.time_travel, principal.account_id
+    if payload.as_of_run is not None:
+        return data(
+            campaign_state(travel.as_of_run(account_id, payload.campaign_id, payload.as_of_run))
+        )
+    if payload.as_of is not None:
+        return data(campaign_state(travel.as_of(account_id, payload.campaign_id, payload.as_of)))
     row = container.read_models.campaign(principal.account_id, payload.campaign_id)
     if row is None:
         raise CampaignNotFound(payload.campaign_id)

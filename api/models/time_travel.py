@@ -1,0 +1,35 @@
+"""``POST /v1/campaign/get`` with ``as_of_run`` or ``as_of``: the campaign as it was then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from api.models.campaigns import CampaignRef
+from application.time_travel import CampaignState
+from domain.statuses import MessageStatus
+
+MAX_RUN_NUMBER = 2**31 - 1
+
+
+class CampaignGet(CampaignRef):
+    as_of_run: int | None = Field(default=None, ge=1, le=MAX_RUN_NUMBER)
+    as_of: AwareDatetime | None = None  # ISO-8601 with a timezone
+
+
+def campaign_state(state: CampaignState) -> dict[str, Any]:
+    """The Campaign Object, from the aggregate's state at that version."""
+    return {
+        "campaign_id": state.campaign_id,
+        "name": state.name,
+        "status": state.status,
+        "current_run_number": state.current_run_number,
+        "customer_group_id": state.customer_group_id,
+        "segment_variables": state.segment_variables,
+        "ai_config": state.ai_config,
+        # every status, as the read model answers it: zero when no message is in it
+        "message_counts": {str(s): state.message_counts.get(str(s), 0) for s in MessageStatus},
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+    }

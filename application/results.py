@@ -9,6 +9,12 @@ from uuid import UUID
 from domain.segments import Comparison, Segment
 
 
+def _segment_json(segment: Segment) -> dict[str, Any]:
+    # Values as [name, value] pairs: jsonb reorders object keys, and a replayed answer
+    # must be byte-for-byte the first one.
+    return {**asdict(segment), "values": [list(pair) for pair in segment.values.items()]}
+
+
 @dataclass(frozen=True)
 class RunStartedResult:
     campaign_id: UUID
@@ -34,8 +40,8 @@ class RunStartedResult:
             "previous_run_number": self.previous_run_number,
             "job_uid": str(self.job_uid),
             "customer_group_id": str(self.customer_group_id),
-            "segments": [asdict(s) for s in self.segments.values()],
-            "previous_segments": [asdict(s) for s in self.previous_segments.values()],
+            "segments": [_segment_json(s) for s in self.segments.values()],
+            "previous_segments": [_segment_json(s) for s in self.previous_segments.values()],
             "comparison": asdict(self.comparison),
             "started_at": self.started_at,
             "position": self.position,
@@ -44,7 +50,10 @@ class RunStartedResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunStartedResult:
         def segments(rows: list[dict[str, Any]]) -> dict[str, Segment]:
-            return {r["key"]: Segment(r["key"], r["values"], r["customer_count"]) for r in rows}
+            # dict(): pairs as stored now, or an object as stored before
+            return {
+                r["key"]: Segment(r["key"], dict(r["values"]), r["customer_count"]) for r in rows
+            }
 
         return cls(
             campaign_id=UUID(data["campaign_id"]),

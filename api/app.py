@@ -12,6 +12,7 @@ from api.container import Container, build_container
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import RequestMiddleware
+from api.openapi import install_openapi
 from api.responses import JSONResponse
 from api.routers import ROUTERS
 from application.settings import Settings
@@ -55,6 +56,7 @@ def create_app(
     )
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics)

@@ -10,6 +10,7 @@ from api.auth import api_context, check_access_and_ip
 from api.deps import ContainerDep, PrincipalDep, body
 from api.errors import auth_error
 from api.models.auth import AuthenticateRequest
+from api.models.responses import Envelope, TokenOut
 from api.responses import JSONResponse, data
 from api.tokens import DEFAULT_TTL_SECONDS, issue_token
 
@@ -35,7 +36,9 @@ def api_headers(request: Request, container: ContainerDep) -> None:
     check_access_and_ip(request, api_context(request, container.api_code))
 
 
-@router.post("/authenticate", dependencies=[Depends(api_headers)])
+@router.post(
+    "/authenticate", response_model=Envelope[TokenOut], dependencies=[Depends(api_headers)]
+)
 def authenticate(
     container: ContainerDep,
     payload: Annotated[AuthenticateRequest, body(AuthenticateRequest)],
@@ -51,7 +54,7 @@ def authenticate(
     )
 
 
-@router.get("/reauthenticate")
+@router.get("/reauthenticate", response_model=Envelope[TokenOut])
 def reauthenticate(principal: PrincipalDep, container: ContainerDep) -> JSONResponse:
     account = container.account_cache.get(principal.account_id)
     assert account is not None  # authentication found it

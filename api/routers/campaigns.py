@@ -10,6 +10,7 @@ from api.deps import ContainerDep, PrincipalDep, body, command
 from api.errors import bad_request
 from api.models import presenters
 from api.models.campaigns import CampaignCreate, CampaignList
+from api.models.responses import CampaignOut, CampaignStarted, Envelope, PagedEnvelope
 from api.models.time_travel import CampaignGet, campaign_state
 from api.responses import JSONResponse, data, page_of
 from domain.errors import CampaignNotFound
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/campaign", tags=["Campaigns"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
-@router.post("/create")
+@router.post("/create", response_model=Envelope[CampaignStarted])
 def create(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -48,7 +49,7 @@ def create(
     )
 
 
-@router.post("/list")
+@router.post("/list", response_model=PagedEnvelope[CampaignOut])
 def list_campaigns(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -65,7 +66,7 @@ def list_campaigns(
     )
 
 
-@router.post("/get")
+@router.post("/get", response_model=Envelope[CampaignOut])
 def get(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -9,12 +9,13 @@ from fastapi import APIRouter
 
 from api.deps import ContainerDep, PrincipalDep, body
 from api.models.content import FieldCreate, FieldList, FieldRef, FieldUpdate
+from api.models.responses import Envelope, FieldDeleted, FieldOut, PagedEnvelope
 from api.responses import JSONResponse, data, page_of
 
 router = APIRouter(prefix="/v1/customer-fields", tags=["Customer Profile Fields"])
 
 
-@router.post("/create")
+@router.post("/create", response_model=Envelope[FieldOut])
 def create(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -26,7 +27,7 @@ def create(
     return data(asdict(field))
 
 
-@router.post("/list")
+@router.post("/list", response_model=PagedEnvelope[FieldOut])
 def list_fields(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -38,7 +39,7 @@ def list_fields(
     return page_of(shown, page=payload.page, page_size=payload.page_size, total=len(fields))
 
 
-@router.post("/update")
+@router.post("/update", response_model=Envelope[FieldOut])
 def update(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -54,7 +55,7 @@ def update(
     return data(asdict(field))
 
 
-@router.post("/delete")
+@router.post("/delete", response_model=Envelope[FieldDeleted])
 def delete(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -12,13 +12,14 @@ from api.deps import ContainerDep, PrincipalDep, body
 from api.models import presenters
 from api.models.common import Paging
 from api.models.content import GroupCreate, GroupRef, GroupUpdate
+from api.models.responses import Envelope, GroupDeleted, GroupOut, PagedEnvelope
 from api.responses import JSONResponse, data, page_of
 from application.content.errors import GroupInUse
 
 router = APIRouter(prefix="/v1/customer-groups", tags=["Customer Groups"])
 
 
-@router.post("/create")
+@router.post("/create", response_model=Envelope[GroupOut])
 def create(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -28,7 +29,7 @@ def create(
     return data(asdict(group))
 
 
-@router.post("/list")
+@router.post("/list", response_model=PagedEnvelope[GroupOut])
 def list_groups(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -40,7 +41,7 @@ def list_groups(
     )
 
 
-@router.post("/update")
+@router.post("/update", response_model=Envelope[GroupOut])
 def update(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -56,7 +57,7 @@ def update(
     return data(asdict(group))
 
 
-@router.post("/delete")
+@router.post("/delete", response_model=Envelope[GroupDeleted])
 def delete(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -12,12 +12,20 @@ from api.deps import ContainerDep, PrincipalDep, body
 from api.models import presenters
 from api.models.common import PageSize, Paging
 from api.models.content import CustomersDelete, CustomersUpload
+from api.models.responses import (
+    Counted,
+    CustomerOut,
+    CustomersDeleted,
+    Envelope,
+    PagedEnvelope,
+    UploadOut,
+)
 from api.responses import JSONResponse, data, page_of
 
 router = APIRouter(prefix="/v1/customers", tags=["Customers"])
 
 
-@router.post("/upload")
+@router.post("/upload", response_model=Envelope[UploadOut])
 def upload(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -29,7 +37,7 @@ def upload(
     return data(presenters.upload(result))
 
 
-@router.post("/list")
+@router.post("/list", response_model=PagedEnvelope[CustomerOut])
 def list_customers(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -41,7 +49,7 @@ def list_customers(
     )
 
 
-@router.post("/pages")
+@router.post("/pages", response_model=Envelope[Counted])
 def pages(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -51,7 +59,7 @@ def pages(
     return data({"total": total, "total_pages": -(-total // payload.page_size)})
 
 
-@router.post("/delete")
+@router.post("/delete", response_model=Envelope[CustomersDeleted])
 def delete(
     principal: PrincipalDep,
     container: ContainerDep,

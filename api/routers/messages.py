@@ -18,6 +18,16 @@ from api.models.campaigns import (
     PublishedMessages,
     Review,
 )
+from api.models.responses import (
+    Counted,
+    Edited,
+    Envelope,
+    MessageOut,
+    PagedEnvelope,
+    Published,
+    RegenerationQueued,
+    Reviewed,
+)
 from api.responses import JSONResponse, data, page_of
 from domain.errors import CampaignNotFound
 
@@ -29,7 +39,7 @@ def campaign_status(container: Container, account_id: UUID, campaign_id: UUID) -
     return row.status if row else None
 
 
-@router.post("/review")
+@router.post("/review", response_model=Envelope[Reviewed])
 def review(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -56,7 +66,7 @@ def review(
     )
 
 
-@router.post("/edit")
+@router.post("/edit", response_model=Envelope[Edited])
 def edit(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -75,7 +85,7 @@ def edit(
     return data({"message_id": payload.message_id, "status": "Ready for review"})
 
 
-@router.post("/regenerate")
+@router.post("/regenerate", response_model=Envelope[RegenerationQueued])
 def regenerate(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -93,7 +103,7 @@ def regenerate(
     return data({"message_id": payload.message_id, "queued": True, "job_uid": result.job_uid})
 
 
-@router.post("/publish")
+@router.post("/publish", response_model=Envelope[Published])
 def publish(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -114,7 +124,7 @@ def publish(
     )
 
 
-@router.post("/pages")
+@router.post("/pages", response_model=Envelope[Counted])
 def pages(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -129,7 +139,7 @@ def pages(
     return data({"total": total, "total_pages": total_pages})
 
 
-@router.post("/published")
+@router.post("/published", response_model=PagedEnvelope[MessageOut])
 def published(
     principal: PrincipalDep,
     container: ContainerDep,

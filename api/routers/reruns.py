@@ -9,6 +9,15 @@ from fastapi import APIRouter
 from api.deps import ContainerDep, PrincipalDep, body, command
 from api.models import presenters
 from api.models.campaigns import CampaignRef, Initiate, JobRef, RunMessages
+from api.models.responses import (
+    Envelope,
+    JobOut,
+    MessageOut,
+    PagedEnvelope,
+    RerunOut,
+    RetryOut,
+    RunHistoryOut,
+)
 from api.responses import JSONResponse, data, page_of
 from api.routers.campaigns import IdempotencyKey
 from application.errors import JobNotFound
@@ -17,7 +26,7 @@ from domain.errors import CampaignNotFound
 router = APIRouter(prefix="/v1/campaign/rerun", tags=["Campaign Reruns"])
 
 
-@router.post("/history")
+@router.post("/history", response_model=Envelope[list[RunHistoryOut]])
 def history(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -29,7 +38,7 @@ def history(
     return data(rows)
 
 
-@router.post("/messages")
+@router.post("/messages", response_model=PagedEnvelope[MessageOut])
 def messages(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -48,7 +57,7 @@ def messages(
     return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)
 
 
-@router.post("/initiate")
+@router.post("/initiate", response_model=Envelope[RerunOut])
 def initiate(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -68,7 +77,7 @@ def initiate(
     return data(presenters.rerun(started))
 
 
-@router.post("/retry")
+@router.post("/retry", response_model=Envelope[RetryOut])
 def retry(
     principal: PrincipalDep,
     container: ContainerDep,
@@ -86,7 +95,7 @@ def retry(
     )
 
 
-@router.post("/job")
+@router.post("/job", response_model=Envelope[JobOut])
 def job(
     principal: PrincipalDep,
     container: ContainerDep,

@@ -1,0 +1,254 @@
+"""Response models: what /openapi.json promises each endpoint answers.
+
+The handlers build their JSON with api.models.presenters and return it directly, so these
+models document (and the schemathesis test checks) the answers without re-serialising
+them. Keep them in step with the presenters and projections.rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+JSONValue = Any  # segment values and ai_config hold any JSON
+
+
+class ErrorBody(BaseModel):
+    message: str = Field(examples=["Campaign not found"])
+    code: str = Field(examples=["campaign_not_found"])
+
+
+class Pagination(BaseModel):
+    page: int
+    page_size: int
+    total: int
+    total_pages: int
+
+
+class Envelope(BaseModel, Generic[T]):
+    data: T
+
+
+class PagedEnvelope(BaseModel, Generic[T]):
+    data: list[T]
+    pagination: Pagination
+
+
+# ------------------------------------------------------------------ auth
+class TokenOut(BaseModel):
+    token: str
+    token_type: str
+    expires_in: int
+    account_id: UUID
+
+
+# ------------------------------------------------------------------ content
+class FieldOut(BaseModel):
+    field_id: UUID
+    name: str
+    type: str
+    required: bool
+    created_at: datetime
+
+
+class FieldDeleted(BaseModel):
+    field_id: UUID
+    deleted: bool
+
+
+class CustomerOut(BaseModel):
+    external_id: str
+    fields: dict[str, JSONValue]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RejectedRowOut(BaseModel):
+    index: int
+    external_id: JSONValue
+    errors: list[str]
+
+
+class UploadOut(BaseModel):
+    accepted: int
+    rejected: list[RejectedRowOut]
+
+
+class Counted(BaseModel):
+    total: int
+    total_pages: int
+
+
+class CustomersDeleted(BaseModel):
+    deleted: int
+
+
+class GroupOut(BaseModel):
+    customer_group_id: UUID
+    name: str
+    customer_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class GroupDeleted(BaseModel):
+    customer_group_id: UUID
+    deleted: bool
+
+
+# ------------------------------------------------------------------ campaigns
+class CampaignStarted(BaseModel):
+    campaign_id: UUID
+    run_number: int
+    job_uid: UUID
+    status: str
+
+
+class CampaignOut(BaseModel):
+    campaign_id: UUID
+    name: str
+    status: str
+    current_run_number: int
+    customer_group_id: UUID
+    segment_variables: list[str]
+    ai_config: dict[str, JSONValue]
+    message_counts: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Reviewed(BaseModel):
+    reviewed: int
+    campaign_status: str | None
+
+
+class Edited(BaseModel):
+    message_id: UUID
+    status: str
+
+
+class RegenerationQueued(BaseModel):
+    message_id: UUID
+    queued: bool
+    job_uid: UUID | None
+
+
+class Published(BaseModel):
+    published: int
+    campaign_status: str | None
+
+
+class MessageOut(BaseModel):
+    message_id: UUID
+    run_number: int
+    segment_key: str
+    segment: dict[str, JSONValue]
+    customer_count: int
+    content: str
+    origin: str
+    copied_from_message_id: UUID | None
+    status: str
+    review_status: str
+    approval_stage: str
+    is_archived: bool
+    archive_reason: str | None
+    archived_at: datetime | None
+    created_at: datetime
+    published_at: datetime | None
+
+
+# ------------------------------------------------------------------ reruns
+class ComparisonSummary(BaseModel):
+    matched: int
+    new: int
+    orphaned: int
+
+
+class RunHistoryOut(BaseModel):
+    run_number: int
+    customer_group_id: UUID
+    customer_group_name: str
+    segment_count: int
+    status: str
+    comparison_summary: ComparisonSummary
+    initiated_by: str
+    initiated_from_ip: str
+    job_uid: UUID
+    started_at: datetime
+    completed_at: datetime | None
+    is_current: bool
+
+
+class SegmentOut(BaseModel):
+    segment_key: str
+    segment: dict[str, JSONValue]
+    customer_count: int
+
+
+class SegmentList(BaseModel):
+    count: int
+    segments: list[SegmentOut]
+    truncated: bool
+
+
+class Comparison(BaseModel):
+    matched: SegmentList
+    new: SegmentList
+    orphaned: SegmentList
+
+
+class RerunOut(BaseModel):
+    campaign_id: UUID
+    job_uid: UUID
+    customer_group_id: UUID
+    run_number: int
+    previous_run_number: int | None
+    status: str
+    comparison: Comparison
+    expected_campaign_status: str
+    started_at: datetime
+
+
+class RetryOut(BaseModel):
+    campaign_id: UUID
+    job_uid: UUID | None
+    status: str
+
+
+class Progress(BaseModel):
+    copied: int
+    generated: int
+    archived: int
+    total: int
+
+
+class JobOut(BaseModel):
+    job_uid: UUID
+    campaign_id: UUID
+    run_number: int
+    phase: str
+    progress: Progress
+    error: str | None = None
+
+
+# ------------------------------------------------------------------ operations
+class Health(BaseModel):
+    status: str
+
+
+class ProjectionStatus(BaseModel):
+    name: str
+    position: int
+    lag_events: int
+    lag_seconds: float | None
+
+
+class Ready(BaseModel):
+    status: str
+    database: str
+    projections: list[ProjectionStatus]

@@ -1,0 +1,126 @@
+"""/openapi.json: every endpoint with its request body, its answer and its errors.
+
+Bodies are parsed by ``api.body.JsonBody`` dependencies (so the error rules stay ours),
+which FastAPI cannot see as bodies; this adds each one as the operation's ``requestBody``.
+The headers every /v1 request needs are declared as security schemes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from api.body import JsonBody
+from api.models.responses import ErrorBody
+
+REF = "#/components/schemas/{model}"
+
+ERRORS = {
+    400: "Malformed body, a field of the wrong type or value, or a rule of the campaign",
+    401: "Missing required fields",
+    403: "auth error / Unauthorized",
+    404: "Not found (also for a malformed id or another account's object)",
+    409: "Modified concurrently, or a request with this Idempotency-Key is in flight",
+    413: "Request body over the limit",
+    415: "Content-Type must be application/json",
+    422: "Idempotency-Key already used with another body",
+    500: "Internal server error",
+    503: "Service unavailable (database unreachable)",
+}
+SECURITY = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "authContext": {"type": "apiKey", "in": "header", "name": "x-auth-context"},
+    "clientIp": {"type": "apiKey", "in": "header", "name": "x-ip"},
+}
+
+
+def body_of(dependant: Dependant) -> JsonBody | None:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, JsonBody):
+            return sub.call
+        found = body_of(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def needs_principal(dependant: Dependant) -> bool:
+    return any(
+        getattr(sub.call, "__name__", "") == "get_principal" or needs_principal(sub)
+        for sub in dependant.dependencies
+    )
+
+
+def add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template=REF, mode="validation")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def error(schemas: dict[str, Any], status: int) -> dict[str, Any]:
+    reference = add_schema(schemas, ErrorBody)
+    return {
+        "description": ERRORS[status],
+        "content": {"application/json": {"schema": reference}},
+    }
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI nests them)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+
+
+def build(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    components["securitySchemes"] = SECURITY
+    operations = {
+        operation["operationId"]: operation
+        for path in document["paths"].values()
+        for operation in path.values()
+    }
+    for route in api_routes(app.routes):
+        operation = operations.get(route.unique_id)
+        if operation is not None:
+            parser = body_of(route.dependant)
+            if parser is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": add_schema(schemas, parser.model)}},
+                }
+            statuses = ERRORS if route.path.startswith("/v1/") else (500, 503)
+            for status in statuses:
+                operation["responses"][str(status)] = error(schemas, status)
+            if needs_principal(route.dependant):
+                operation["security"] = [{name: [] for name in SECURITY}]
+            elif route.path.startswith("/v1/"):
+                operation["security"] = [{"authContext": [], "clientIp": []}]
+    metrics = document["paths"].get("/metrics", {}).get("get")
+    if metrics is not None:
+        metrics["responses"]["200"] = {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    return document
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

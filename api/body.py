@@ -3,6 +3,13 @@
 A required field that is absent or null answers 401 "Missing required fields" (the
 published page's quirk); a malformed id of a campaign, group, message or job answers the
 404 of a missing one; any other bad value answers 400 naming the field.
+
+Before the model sees it, the whole body is read by orjson, which refuses what is not
+strict JSON (NaN, Infinity, numbers beyond a double, lone surrogates: PostgreSQL could
+store none of them), and every key and string in it is checked: no NUL character
+(PostgreSQL text and jsonb refuse \u0000) and at most ``MAX_STRING`` characters. Fields
+with tighter limits (names, ids) declare them on their models. Unknown fields are ignored,
+so ``account_id`` or ``status`` in a body change nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +30,7 @@ M = TypeVar("M", bound=BaseModel)
 
 JSON_LIMIT = 1 << 20  # 1 MiB
 UPLOAD_LIMIT = 32 << 20  # customer uploads and group membership lists
+MAX_STRING = 10_000  # characters, any key or string anywhere in a body
 
 NOT_FOUND_WHEN_MALFORMED: dict[str, type[NotFound]] = {
     "campaign_id": CampaignNotFound,
@@ -40,30 +49,86 @@ def too_large(limit: int) -> ApiError:
     )
 
 
-def json_body(model: type[M], limit: int = JSON_LIMIT) -> Callable[[Request], Awaitable[M]]:
-    async def parse(request: Request) -> M:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise too_large(limit)
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                raise too_large(limit)
-        if not raw.strip():
-            raw = bytearray(b"{}")  # no body: every field takes its default or is missing
-        else:
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != "application/json":
-                raise ApiError(
-                    415, "Content-Type must be application/json", "unsupported_media_type"
-                )
-        try:
-            return model.model_validate_json(bytes(raw), strict=True)
-        except ValidationError as error:
-            raise translate(error, model) from None
+class JsonBody:
+    """The dependency that parses one request model; ``api.openapi`` documents it."""
 
-    return parse
+    def __init__(self, model: type[BaseModel], limit: int = JSON_LIMIT) -> None:
+        self.model = model
+        self.limit = limit
+
+    async def __call__(self, request: Request) -> Any:
+        raw = await read_limited(request, self.limit)
+        if not raw.strip():
+            return self.validate(b"{}")  # no body: every field takes its default or is missing
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(415, "Content-Type must be application/json", "unsupported_media_type")
+        parsed = strict_json(raw)
+        model = self.validate(raw)  # missing fields and malformed ids answer first (401, 404)
+        check_strings(parsed)
+        return model
+
+    def validate(self, raw: bytes) -> Any:
+        try:
+            return self.model.model_validate_json(raw, strict=True)
+        except ValidationError as error:
+            raise translate(error, self.model) from None
+
+
+def json_body(model: type[M], limit: int = JSON_LIMIT) -> Callable[[Request], Awaitable[M]]:
+    return JsonBody(model, limit)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise too_large(limit)
+    return bytes(raw)
+
+
+def strict_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("Request body is not valid JSON", "invalid_json") from None
+
+
+def check_strings(parsed: Any) -> None:
+    """400 naming the field that holds a NUL or an over-long string."""
+    found = first_bad_string(parsed)
+    if found is not None:
+        where, reason = found
+        field = ".".join(str(part) for part in where) or "body"
+        raise bad_request(f"Invalid value for {field}: {reason}", "invalid_field")
+
+
+def first_bad_string(value: Any, where: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str] | None:
+    if isinstance(value, str):
+        return _string_problem(value, where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _string_problem(key, (*where, key)) or first_bad_string(item, (*where, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = first_bad_string(item, (*where, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _string_problem(text: str, where: tuple[Any, ...]) -> tuple[tuple[Any, ...], str] | None:
+    if "\x00" in text:
+        return where, "NUL characters are not allowed"
+    if len(text) > MAX_STRING:
+        return where, f"strings are limited to {MAX_STRING} characters"
+    return None
 
 
 def translate(error: ValidationError, model: type[BaseModel]) -> Exception:

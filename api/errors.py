@@ -77,7 +77,9 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         messages = {404: "Not found", 405: "Method not allowed"}
         message = messages.get(exc.status_code, str(exc.detail))
-        return error_response(exc.status_code, message, snake_case(message.replace(" ", "")))
+        response = error_response(exc.status_code, message, snake_case(message.replace(" ", "")))
+        response.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        return response
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         # Only query/path parameters reach here; bodies are parsed by api.body.

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from api.models.common import RequestBody
+from api.models.common import Identifier, RequestBody, Text
 
 
 class AuthenticateRequest(RequestBody):
-    api_key: str
-    user_id: str
-    role_code: str | None = None
+    api_key: Text
+    user_id: Identifier
+    role_code: Identifier | None = None

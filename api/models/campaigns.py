@@ -7,13 +7,13 @@ from uuid import UUID
 
 from pydantic import Field
 
-from api.models.common import PageSize, Paging, RequestBody
+from api.models.common import MAX_INT4, Identifier, Name, PageSize, Paging, RequestBody, Text
 
 
 class CampaignCreate(RequestBody):
-    name: str
+    name: Name
     customer_group_id: UUID
-    segment_variables: list[str]
+    segment_variables: list[Identifier] = Field(max_length=20)
     ai_config: dict[str, Any]
 
 
@@ -22,7 +22,7 @@ class CampaignRef(RequestBody):
 
 
 class CampaignList(Paging):
-    status: str | None = None
+    status: Identifier | None = None
 
 
 class Review(RequestBody):
@@ -30,13 +30,13 @@ class Review(RequestBody):
     decision: Literal["approve", "reject"]
     message_ids: list[UUID] | None = None
     all: bool = False
-    comment: str | None = None
+    comment: Text | None = None
 
 
 class Edit(RequestBody):
     campaign_id: UUID
     message_id: UUID
-    content: str
+    content: Text
 
 
 class MessageRef(RequestBody):
@@ -54,7 +54,7 @@ class PublishedMessages(Paging):
 
 class RunMessages(Paging):
     campaign_id: UUID
-    run_number: int | None = Field(default=None, ge=1)
+    run_number: int | None = Field(default=None, ge=1, le=MAX_INT4)
     include_archived: bool = False
 
 

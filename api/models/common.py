@@ -1,19 +1,32 @@
-"""Pieces every request model shares."""
+"""Pieces every request model shares, and the length limits of its fields."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000  # keeps the row offset inside a bigint
+MAX_INT4 = 2**31 - 1
+
+# Every key and string of a body is also limited to api.body.MAX_STRING (10,000) characters
+# and may hold no NUL; api.body checks that (naming the field), the schema documents it.
+NO_NUL = {"pattern": "^[^\\u0000]*$"}
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL)]
+Identifier = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL)]  # ids, field names
+Text = Annotated[str, Field(max_length=10_000, json_schema_extra=NO_NUL)]  # content, comments
 
 
 class RequestBody(BaseModel):
+    """Unknown fields are ignored (``account_id`` or ``status`` in a body change nothing)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Paging(RequestBody):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from api.models.common import Paging, RequestBody
+from api.models.common import Identifier, Name, Paging, RequestBody
 
 FieldType = Literal["string", "number", "boolean"]
 
 
 class FieldCreate(RequestBody):
-    name: str
+    name: Identifier
     type: FieldType
     required: bool = False
 
 
 class FieldUpdate(RequestBody):
     field_id: UUID
-    name: str | None = None
+    name: Identifier | None = None
     type: FieldType | None = None
     required: bool | None = None
 
@@ -37,19 +37,19 @@ class CustomersUpload(RequestBody):
 
 
 class CustomersDelete(RequestBody):
-    external_ids: list[str]
+    external_ids: list[Identifier]
 
 
 class GroupCreate(RequestBody):
-    name: str
-    external_ids: list[str]
+    name: Name
+    external_ids: list[Identifier]
 
 
 class GroupUpdate(RequestBody):
     customer_group_id: UUID
-    name: str | None = None
-    add_external_ids: list[str] = []
-    remove_external_ids: list[str] = []
+    name: Name | None = None
+    add_external_ids: list[Identifier] = []
+    remove_external_ids: list[Identifier] = []
 
 
 class GroupRef(RequestBody):

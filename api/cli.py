@@ -1,47 +1,34 @@
-"""The ``nudgescribe`` command: serve, processor, migrate, accounts, token."""
+"""The ``nudgescribe`` command: serve, processor, migrate, accounts, token, and the
+operator and auditor commands (events, anchors, projections, verify, demo)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import typer
-from rich.console import Console
 
+from api.cli_audit import anchors_app, events_app, verify
+from api.cli_common import cli_pool, console, load_settings, run_migrations
+from api.cli_demo import demo
+from api.cli_projections import projections_app
+from api.observability import configure_logging, logging_config
 from application.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Nudgescribe campaign reruns.")
 accounts_app = typer.Typer(no_args_is_help=True, help="Manage accounts.")
 app.add_typer(accounts_app, name="accounts")
-console = Console(stderr=True)
+app.add_typer(events_app, name="events")
+app.add_typer(anchors_app, name="anchors")
+app.add_typer(projections_app, name="projections")
+app.command()(verify)
+app.command()(demo)
 
-
-def load_settings() -> tuple[Settings, bool]:
-    """Settings with secrets; True when this call generated them (first start)."""
-    settings = Settings()
-    first_start = settings.api_code is None and not (settings.data_dir / "api_code").exists()
-    return settings.with_generated_secrets(), first_start
-
-
-def run_migrations(settings: Settings) -> None:
-    from api.container import connection_info
-    from application.database import open_pool
-    from application.migrate import migrate
-    from projections.schema import READ_MODEL_DDL
-
-    connection = connection_info(settings)
-    pool = open_pool(connection, max_size=2, name="nudgescribe-migrate")
-    try:
-        migrate(connection, pool, extra_ddl=READ_MODEL_DDL)
-    finally:
-        pool.close()
+__all__ = ["app", "load_settings", "main", "run_migrations"]
 
 
 @app.command()
@@ -66,7 +53,7 @@ def serve(
 
     from application.processor import Partition, run_processor
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings, first_start = load_settings()
     run_migrations(settings)
     if first_start:
@@ -91,6 +78,8 @@ def serve(
             port=port,
             workers=workers,
             log_level="info",
+            log_config=logging_config(),  # JSON lines, in every worker process
+            access_log=False,  # the middleware logs each request with its request id
         )
     finally:
         stop.set()
@@ -115,16 +104,25 @@ def print_first_start(settings: Settings, host: str, port: int) -> None:
 @app.command()
 def processor(
     partition: Annotated[str, typer.Option(help="This processor's slot, I/N.")] = "0/1",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (/metrics).")
+    ] = None,
 ) -> None:
     """The background processor alone."""
     from application.processor import Partition, run_processor
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings, _ = load_settings()
     try:
         slot = Partition.parse(partition)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from application.metrics import REGISTRY
+
+        start_http_server(metrics_port, registry=REGISTRY)
     run_processor(settings, slot)
 
 
@@ -141,7 +139,7 @@ def accounts_create(
 
     settings, _ = load_settings()
     run_migrations(settings)
-    with _pool(settings) as pool:
+    with cli_pool(settings) as pool:
         account = Accounts(pool).create(name, own_secret=own_secret)
     if as_json:
         typer.echo(json.dumps({"account_id": str(account.account_id), "api_key": account.api_key}))
@@ -162,7 +160,7 @@ def token(
     from application.content.accounts import Accounts
 
     settings, _ = load_settings()
-    with _pool(settings) as pool:
+    with cli_pool(settings) as pool:
         account = Accounts(pool).get(account_id)
     if account is None:
         console.print(f"[red]no account {account_id}[/red]")
@@ -174,19 +172,6 @@ def token(
             secret, account_id=account_id, user_id=user_id, role_code=role_code, ttl_seconds=ttl
         )
     )
-
-
-@contextmanager
-def _pool(settings: Settings) -> Iterator[Any]:
-    """A short-lived pool for one CLI command."""
-    from api.container import connection_info
-    from application.database import open_pool
-
-    pool = open_pool(connection_info(settings), max_size=1, name="nudgescribe-cli")
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Outermost ASGI middleware: request id, metrics, and the last-resort error answer.
+"""Outermost ASGI middleware: request id, metrics, access log, and the last-resort error answer.
 
 Anything no handler mapped becomes 503 "Service unavailable" (database unreachable) or
 500 "Internal server error"; the log carries the request id and the trace, the body never.
@@ -6,6 +6,7 @@ Anything no handler mapped becomes 503 "Service unavailable" (database unreachab
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -15,9 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import INTERNAL, UNAVAILABLE, error_response
 from api.metrics import Metrics
+from api.observability import request_scope
 from application.errors import is_database_unavailable
 
 log = logging.getLogger("nudgescribe.api")
+access = logging.getLogger("nudgescribe.access")
+
+ERROR_BODY_LIMIT = 4096  # error bodies are {"message", "code"}: small
 
 
 class RequestMiddleware:
@@ -30,30 +35,53 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid4().hex
-        state: dict[str, Any] = {"status": 500, "started": False}
+        state: dict[str, Any] = {"status": 500, "started": False, "error_body": bytearray()}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["status"], state["started"] = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            elif message["type"] == "http.response.body" and state["status"] >= 400:
+                body: bytearray = state["error_body"]
+                if len(body) < ERROR_BODY_LIMIT:
+                    body += message.get("body", b"")[: ERROR_BODY_LIMIT - len(body)]
             await send(message)
 
         began = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if is_database_unavailable(exc):
-                log.warning("request %s: database unavailable: %s", request_id, exc)
-                response = error_response(503, UNAVAILABLE, "service_unavailable")
-            else:
-                log.exception("request %s failed", request_id)
-                response = error_response(500, INTERNAL, "internal_error")
-            if not state["started"]:
-                await response(scope, receive, send_with_id)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.metrics.observe(
-                scope.get("method", ""), path, state["status"], time.perf_counter() - began
-            )
+        with request_scope(request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    log.warning("database unavailable: %s", exc)
+                    response = error_response(503, UNAVAILABLE, "service_unavailable")
+                else:
+                    log.exception("request failed")
+                    response = error_response(500, INTERNAL, "internal_error")
+                if not state["started"]:
+                    await response(scope, receive, send_with_id)
+            finally:
+                self._record(scope, state, time.perf_counter() - began)
+
+    def _record(self, scope: Scope, state: dict[str, Any], seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method, status = scope.get("method", ""), state["status"]
+        self.metrics.observe(method, route, status, seconds)
+        if status >= 400:
+            self.metrics.count_error(_error_code(bytes(state["error_body"])), status)
+        access.info(
+            "%s %s %s",
+            method,
+            scope.get("path", ""),
+            status,
+            extra={"route": route, "status": status, "duration_ms": round(seconds * 1000, 2)},
+        )
+
+
+def _error_code(body: bytes) -> str:
+    try:
+        code = json.loads(body).get("code")
+    except (ValueError, AttributeError):
+        return "unknown"
+    return code if isinstance(code, str) else "unknown"

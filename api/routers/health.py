@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import ContainerDep
+from api.errors import UNAVAILABLE, error_response
+from api.metrics import Metrics
 from api.responses import JSONResponse, data
+from projections.stats import job_phase_counts
 
 router = APIRouter(tags=["Operations"])
+log = logging.getLogger("nudgescribe.api")
 
 
 @router.get("/health")
@@ -18,21 +24,27 @@ def health() -> JSONResponse:
 
 @router.get("/ready")
 def ready(container: ContainerDep) -> JSONResponse:
-    """Projection status reads the database, so an unreachable one answers 503."""
+    """503 while the database is unreachable (projection status reads it, and the
+    middleware answers 503 for that) or a read model lags more than the configured age."""
+    statuses = container.runner.status()
+    limit = container.settings.ready_max_lag_seconds
+    lagging = [s for s in statuses if s.lag_events > 0 and s.lag_seconds > limit]
+    if lagging:
+        log.warning(
+            "not ready: read models lag more than %ss: %s",
+            limit,
+            ", ".join(f"{s.name} {s.lag_seconds:.1f}s/{s.lag_events} events" for s in lagging),
+        )
+        return error_response(503, UNAVAILABLE, "projections_lagging")
     projections = [
         {"name": name, "position": position, "lag_events": lag_events, "lag_seconds": lag_seconds}
-        for name, position, lag_events, lag_seconds in container.runner.status()
+        for name, position, lag_events, lag_seconds in statuses
     ]
-    return data(
-        {
-            "status": "ready",
-            "database": "ok",
-            "projections": projections,
-        }
-    )
+    return data({"status": "ready", "database": "ok", "projections": projections})
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    body = request.app.state.metrics.render()
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+def metrics(request: Request, container: ContainerDep) -> Response:
+    collected: Metrics = request.app.state.metrics
+    collected.refresh(container.runner.status, lambda: job_phase_counts(container.pool))
+    return Response(collected.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

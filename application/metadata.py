@@ -75,12 +75,22 @@ class MetadataMapper(Mapper[Any]):
     ) -> None:
         super().__init__(_MetadataStrippingTranscoder(transcoder), compressor, cipher)
         self.full_transcoder = transcoder  # for readers that want the metadata too
+        self._last_meta: tuple[CommandContext, bytes] | None = None
+
+    def _encoded_meta(self, context: CommandContext) -> bytes:
+        """One save's events share a context: encode it once, not once per event."""
+        last = self._last_meta
+        if last is not None and last[0] is context:
+            return last[1]
+        meta = self.full_transcoder.encode(asdict(context))
+        self._last_meta = (context, meta)
+        return meta
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
         if self.cipher or self.compressor:
             return stored  # metadata is only spliced into plain JSON state
         # Splice the metadata into the encoded JSON object rather than re-encoding it.
-        meta = self.full_transcoder.encode(asdict(current_context()))
+        meta = self._encoded_meta(current_context())
         state = stored.state[:-1] + b',"' + META_KEY.encode() + b'":' + meta + b"}"
         return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state)

@@ -38,6 +38,7 @@ def store_env(
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": "application.recorder:CampaignEventRecorder",
         "MAPPER_TOPIC": "application.metadata:MetadataMapper",
+        "TRANSCODER_TOPIC": "application.transcodings:OrjsonTranscoder",
         "POSTGRES_DBNAME": connection.dbname,
         "POSTGRES_HOST": connection.host,
         "POSTGRES_PORT": str(connection.port),

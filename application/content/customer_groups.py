@@ -113,8 +113,9 @@ class CustomerGroups:
     ) -> None:
         if external_ids:
             conn.execute(
-                "INSERT INTO customer_group_members (customer_group_id, account_id, external_id) "
-                "SELECT %s, account_id, external_id FROM customers "
+                "INSERT INTO customer_group_members "
+                "(customer_group_id, account_id, external_id, fields) "
+                "SELECT %s, account_id, external_id, fields FROM customers "
                 "WHERE account_id = %s AND external_id = ANY(%s) ON CONFLICT DO NOTHING",
                 (group_id, account_id, list(external_ids)),
             )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+import orjson
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -21,6 +22,9 @@ class CustomerGroup:
     customer_group_id: UUID
     account_id: UUID
     name: str
+
+
+_AGGREGATE_SETTINGS = "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off"
 
 
 class GroupSegments:
@@ -43,22 +47,57 @@ class GroupSegments:
             ).fetchall()
         return {r[0] for r in rows}
 
+    def field_types(self, account_id: UUID) -> dict[str, str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT name, type FROM customer_fields WHERE account_id = %s", (account_id,)
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def segments(self, group: CustomerGroup, variables: Sequence[str]) -> list[Segment]:
-        """One segment per distinct combination of the variables' values in the group."""
+        """One segment per distinct combination of the variables' values in the group.
+
+        One scan of the group's members (they carry their customer's fields, see
+        content/schema.py) into an in-memory hash aggregate: enough work_mem that a
+        million members never sort on disk, and no JIT (its compile time outweighs its
+        gain here). Values are grouped as text (``->>``, about twice as fast as jsonb),
+        which is exact because every value of a field has the field's declared type or
+        is null (uploads and retyping enforce it); a variable that is not a declared
+        field is grouped as jsonb.
+        """
+        types = self.field_types(group.account_id)
         columns = sql.SQL(", ").join(
-            sql.SQL("c.fields -> {}").format(sql.Literal(v)) for v in variables
+            sql.SQL("fields ->> {}" if v in types else "fields -> {}").format(sql.Literal(v))
+            for v in variables
         )
         query = sql.SQL(
-            "SELECT {columns}, count(*) FROM customer_group_members m "
-            "JOIN customers c ON c.account_id = m.account_id AND c.external_id = m.external_id "
-            "WHERE m.customer_group_id = %s GROUP BY {columns}"
+            "SELECT {columns}, count(*) FROM customer_group_members "
+            "WHERE customer_group_id = %s AND fields IS NOT NULL GROUP BY {columns}"
         ).format(columns=columns)
+        decoders = [_TEXT_DECODERS.get(types.get(v, ""), _as_is) for v in variables]
         counts: dict[str, tuple[dict[str, SegmentValue], int]] = {}
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(_AGGREGATE_SETTINGS)
             for row in conn.execute(query, (group.customer_group_id,)):
-                values = normalise_values(dict(zip(variables, row[:-1], strict=True)))
+                raw = {v: decode(x) for v, decode, x in zip(variables, decoders, row, strict=False)}
+                values = normalise_values(raw)
                 key = segment_key(values)
                 # Values that differ only before normalisation fall into one segment.
                 previous = counts.get(key, (values, 0))[1]
                 counts[key] = (values, previous + row[-1])
         return [Segment(key, dict(values), count) for key, (values, count) in counts.items()]
+
+
+def _as_is(value: object) -> object:
+    return value
+
+
+def _number(text: str | None) -> object:
+    return None if text is None else orjson.loads(text)
+
+
+def _boolean(text: str | None) -> object:
+    return None if text is None else text == "true"
+
+
+_TEXT_DECODERS = {"string": _as_is, "number": _number, "boolean": _boolean}

@@ -193,14 +193,16 @@ class CampaignCommands:
         new_customer_group_id: UUID,
         claim: Claim | None,
     ) -> RunStartedResult:
-        self.load(account_id, campaign_id)  # 404 before looking at the group
+        # 404 before looking at the group; the first attempt decides on this load (a
+        # 10,000-segment campaign takes a few hundred ms to load), a retry reloads.
+        loaded = [self.load(account_id, campaign_id)]
         group = self.groups.find_group(account_id, new_customer_group_id)
         if group is None:
             raise CustomerGroupNotFound(campaign_id)
         user_id, ip = self._context_user()
 
         def attempt() -> RunStartedResult:
-            campaign = self.load(account_id, campaign_id)
+            campaign = loaded.pop() if loaded else self.load(account_id, campaign_id)
             campaign.check_is_published()
             campaign.check_all_messages_published()
             previous = campaign.current_run

@@ -77,6 +77,8 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            loop="uvloop",  # the fast event loop and HTTP parser (both installed)
+            http="httptools",
             log_level="info",
             log_config=logging_config(),  # JSON lines, in every worker process
             access_log=False,  # the middleware logs each request with its request id

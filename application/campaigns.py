@@ -2,16 +2,25 @@
 
 Every command is retried a bounded number of times when another writer (the processor,
 another API replica) saved the campaign first; the retry reloads and decides again.
+A save is never retried after a lost connection: whether its commit happened is decided
+by re-reading the stream (``_save``), so events are never sent twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from application.content.groups import GroupSegments
-from application.errors import ConcurrentModification, CustomerGroupNotFound, InvalidCampaignInput
+from application.errors import (
+    ConcurrentModification,
+    CustomerGroupNotFound,
+    DatabaseUnavailable,
+    InvalidCampaignInput,
+    is_database_unavailable,
+)
 from application.idempotency import Claim, IdempotencyKeys, request_hash
 from application.metadata import current_context
 from application.results import CommandResult, RunStartedResult
@@ -22,6 +31,7 @@ from domain.segments import Comparison, Segment
 
 T = TypeVar("T")
 CONFLICT_RETRIES = 5
+log = logging.getLogger("nudgescribe.commands")
 
 
 class CampaignCommands:
@@ -51,6 +61,35 @@ class CampaignCommands:
                 continue
         raise ConcurrentModification(None)
 
+    def _save(
+        self,
+        campaign: Campaign,
+        also_write: Callable[[Any, Sequence[int]], None] | None = None,
+    ) -> int | None:
+        """Save once; a commit whose outcome is unknown is decided by re-reading the stream.
+
+        The connection can drop after COMMIT was sent: the events may be stored or not.
+        Sending them again could double them, so the stream is read back instead: our last
+        event there (same version, same timestamp) means the save happened.
+        """
+        pending = list(campaign.pending_events)
+        try:
+            return self.store.save_campaign(campaign, also_write=also_write)
+        except IntegrityError:
+            raise
+        except Exception as error:
+            if not pending or not is_database_unavailable(error):
+                raise
+            if not self._is_stored(pending[-1]):
+                raise DatabaseUnavailable(f"save of {campaign.id} not committed") from error
+            log.warning("connection lost at commit; the re-read found %s saved", campaign.id)
+            return self.store.max_position()
+
+    def _is_stored(self, event: Any) -> bool:
+        version = event.originator_version
+        stored = list(self.store.events.get(event.originator_id, gt=version - 1, lte=version))
+        return bool(stored) and getattr(stored[0], "timestamp", None) == event.timestamp
+
     def _idempotent(
         self,
         account_id: UUID,
@@ -79,7 +118,7 @@ class CampaignCommands:
                 claim,
                 lambda position: self._started(campaign, previous_segments, position).to_json(),
             )
-        position = self.store.save_campaign(campaign, also_write=also_write)
+        position = self._save(campaign, also_write)
         return self._started(campaign, previous_segments, position)
 
     def _context_user(self) -> tuple[str, str]:
@@ -245,7 +284,7 @@ class CampaignCommands:
         def attempt() -> CommandResult:
             campaign = self.load(account_id, campaign_id)
             count = decide(campaign)
-            position = self.store.save_campaign(campaign)
+            position = self._save(campaign)
             run = campaign.current_run
             return CommandResult(campaign.id, count, position, run.job_uid if run else None)
 

@@ -19,6 +19,7 @@ from application.content.customers import Customers
 from application.content.fields import CustomerFields
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool, resolve_database_url
+from application.errors import is_database_unavailable
 from application.settings import Settings
 from application.store import CampaignStore, store_env
 from application.time_travel import TimeTravel
@@ -66,7 +67,15 @@ class Container:
         """Read-your-writes: answer once the read models include ``position``."""
         if position is None:
             return
-        if not self.runner.wait_for(position, self.settings.read_your_writes_timeout):
+        try:
+            reached = self.runner.wait_for(position, self.settings.read_your_writes_timeout)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            # The command is committed: answer it, never 503 ("changed nothing").
+            log.warning("database lost while waiting for position %s: %s", position, error)
+            return
+        if not reached:
             log.warning("read models did not reach position %s in time", position)
 
     def close(self) -> None:

@@ -87,8 +87,8 @@ def open_pool(
         min_size=min_size,
         max_size=max_size,
         name=name,
-        timeout=5.0,
-        kwargs={"connect_timeout": 5, "application_name": name},
+        timeout=3.0,  # the wait for a connection: a down database answers 503 within it
+        kwargs={"connect_timeout": 3, "application_name": name},
         check=ConnectionPool.check_connection,
         open=False,
     )

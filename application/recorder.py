@@ -24,7 +24,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -47,7 +52,25 @@ def _as_uuid(value: UUID | str) -> UUID:
     return value if type(value) is UUID else UUID(str(value))
 
 
+class SnapshotRecorder(PostgresAggregateRecorder):
+    # Reads fail at once when the database is unreachable, so the API answers 503 within
+    # seconds: the library's decorator retries each read ten times, each waiting for the
+    # pool (about half a minute in all). Callers decide whether to try again.
+    select_events = PostgresAggregateRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
+
+
+class CampaignFactory(PostgresFactory):
+    """The library's PostgreSQL factory, with reads that fail fast for snapshots too."""
+
+    aggregate_recorder_class = SnapshotRecorder
+
+
 class CampaignEventRecorder(PostgresApplicationRecorder):
+    # Reads fail fast here too (see SnapshotRecorder).
+    select_events = PostgresApplicationRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
+    select_notifications = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
+    max_notification_id = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]
+
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)

@@ -35,7 +35,7 @@ def store_env(
     lock_timeout_seconds: int = 10,
 ) -> dict[str, str]:
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "application.recorder:CampaignFactory",
         "APPLICATION_RECORDER_TOPIC": "application.recorder:CampaignEventRecorder",
         "MAPPER_TOPIC": "application.metadata:MetadataMapper",
         "TRANSCODER_TOPIC": "application.transcodings:OrjsonTranscoder",
@@ -44,7 +44,7 @@ def store_env(
         "POSTGRES_PORT": str(connection.port),
         "POSTGRES_USER": connection.user,
         "POSTGRES_PASSWORD": connection.password,
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": "3",  # also the pool's wait: a down database is a 503 in 3 s
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),

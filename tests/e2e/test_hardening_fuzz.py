@@ -19,6 +19,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
+from api.app import create_app
 from tests.e2e.client import Api
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +44,11 @@ CONFIG = SchemathesisConfig.from_dict(
 def fuzzed(http: TestClient, new_api: Callable[..., Api]) -> tuple[Any, dict[str, str]]:
     api = new_api()
     api.define_fields("plan", "region")
-    schema = schemathesis.openapi.from_asgi("/openapi.json", http.app, config=CONFIG)
+    # An app of its own over the package app's container: schemathesis runs the lifespan of
+    # the app it is given (and keeps it to the end of the process), which must not build,
+    # replace or close the container the other e2e tests use.
+    app = create_app(container=http.app.state.container)  # type: ignore[attr-defined]
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
     return schema, api.headers()
 
 

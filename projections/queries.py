@@ -5,10 +5,13 @@ Another account's campaign is answered exactly as a missing one (``None``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 from uuid import UUID
 
-from psycopg import sql
+import psycopg
+from psycopg import Connection, sql
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
@@ -76,35 +79,58 @@ _GROUP_IN_USE = _q(
 
 
 class ReadModels:
+    """Each call reads on one pooled connection in autocommit: a query is one round trip
+    (no BEGIN/ROLLBACK around it), and a call of several queries checks out once."""
+
     def __init__(self, pool: ConnectionPool[Any]) -> None:
         self.pool = pool
 
-    def _all(self, row_type: type[T], query: sql.Composed, params: Any) -> list[T]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(row_type)) as cur:
+    @contextmanager
+    def _reading(self) -> Iterator[Connection[Any]]:
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                # A broken connection refuses the change; the pool discards it anyway.
+                with suppress(psycopg.Error):
+                    conn.autocommit = False
+
+    @staticmethod
+    def _all(conn: Connection[Any], row_type: type[T], query: sql.Composed, params: Any) -> list[T]:
+        with conn.cursor(row_factory=class_row(row_type)) as cur:
             rows: list[T] = cur.execute(query, params).fetchall()
         return rows
 
-    def _scalar(self, query: sql.Composed, params: Any) -> Any:
-        with self.pool.connection() as conn:
-            row = conn.execute(query, params).fetchone()
+    @staticmethod
+    def _scalar(conn: Connection[Any], query: sql.Composed, params: Any) -> Any:
+        row = conn.execute(query, params).fetchone()
         return row[0] if row else None
 
-    def campaign(self, account_id: UUID, campaign_id: UUID) -> CampaignRow | None:
-        rows = self._all(CampaignRow, _CAMPAIGN, (campaign_id, account_id))
+    def _campaign(
+        self, conn: Connection[Any], account_id: UUID, campaign_id: UUID
+    ) -> CampaignRow | None:
+        rows = self._all(conn, CampaignRow, _CAMPAIGN, (campaign_id, account_id))
         return rows[0] if rows else None
+
+    def campaign(self, account_id: UUID, campaign_id: UUID) -> CampaignRow | None:
+        with self._reading() as conn:
+            return self._campaign(conn, account_id, campaign_id)
 
     def campaigns(
         self, account_id: UUID, *, page: int, page_size: int, status: str | None
     ) -> Page[CampaignRow]:
         params = {"account": account_id, "status": status}
-        total = self._scalar(_COUNT_CAMPAIGNS, params)
         paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
-        return Page(self._all(CampaignRow, _CAMPAIGNS, paged), page, page_size, total)
+        with self._reading() as conn:
+            total = self._scalar(conn, _COUNT_CAMPAIGNS, params)
+            return Page(self._all(conn, CampaignRow, _CAMPAIGNS, paged), page, page_size, total)
 
     def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
-        rows = self._all(RunHistoryRow, _HISTORY, (campaign_id, account_id))
-        if not rows and self.campaign(account_id, campaign_id) is None:
-            return None
+        with self._reading() as conn:
+            rows = self._all(conn, RunHistoryRow, _HISTORY, (campaign_id, account_id))
+            if not rows and self._campaign(conn, account_id, campaign_id) is None:
+                return None
         return rows
 
     def run_messages(
@@ -118,34 +144,37 @@ class ReadModels:
         page_size: int,
     ) -> Page[MessageRow] | None:
         """No run_number: the current run (active only unless asked); else that whole run."""
-        campaign = self.campaign(account_id, campaign_id)
-        if campaign is None:
-            return None
-        if run_number is not None:
-            if self._scalar(_RUN_EXISTS, (campaign_id, run_number)) is None:
-                raise RunNotFound(campaign_id)
-            include_archived = True
-        run = campaign.current_run_number if run_number is None else run_number
-        return self._messages(campaign_id, run, include_archived, None, page, page_size)
+        with self._reading() as conn:
+            campaign = self._campaign(conn, account_id, campaign_id)
+            if campaign is None:
+                return None
+            if run_number is not None:
+                if self._scalar(conn, _RUN_EXISTS, (campaign_id, run_number)) is None:
+                    raise RunNotFound(campaign_id)
+                include_archived = True
+            run = campaign.current_run_number if run_number is None else run_number
+            return self._messages(conn, campaign_id, run, include_archived, None, page, page_size)
 
     def published_messages(
         self, account_id: UUID, campaign_id: UUID, *, page: int, page_size: int
     ) -> Page[MessageRow] | None:
-        campaign = self.campaign(account_id, campaign_id)
-        if campaign is None:
-            return None
-        run = campaign.current_run_number
-        return self._messages(campaign_id, run, False, "Published", page, page_size)
+        with self._reading() as conn:
+            campaign = self._campaign(conn, account_id, campaign_id)
+            if campaign is None:
+                return None
+            run = campaign.current_run_number
+            return self._messages(conn, campaign_id, run, False, "Published", page, page_size)
 
     def message_pages(
         self, account_id: UUID, campaign_id: UUID, *, page_size: int
     ) -> tuple[int, int] | None:
         """Total active messages of the current run, and how many pages of ``page_size``."""
-        campaign = self.campaign(account_id, campaign_id)
-        if campaign is None:
-            return None
-        params = self._message_params(campaign_id, campaign.current_run_number, False, None)
-        total = int(self._scalar(_COUNT_MESSAGES, params))
+        with self._reading() as conn:
+            campaign = self._campaign(conn, account_id, campaign_id)
+            if campaign is None:
+                return None
+            params = self._message_params(campaign_id, campaign.current_run_number, False, None)
+            total = int(self._scalar(conn, _COUNT_MESSAGES, params))
         return total, (total + page_size - 1) // page_size
 
     def _message_params(
@@ -155,6 +184,7 @@ class ReadModels:
 
     def _messages(
         self,
+        conn: Connection[Any],
         campaign_id: UUID,
         run: int,
         archived: bool,
@@ -162,14 +192,18 @@ class ReadModels:
         page: int,
         page_size: int,
     ) -> Page[MessageRow]:
+        """A page in segment-key order: the primary key's index order, so OFFSET skips
+        index entries (a page deep in a 10,000-message run stays a few ms)."""
         params = self._message_params(campaign_id, run, archived, status)
-        total = self._scalar(_COUNT_MESSAGES, params)
+        total = self._scalar(conn, _COUNT_MESSAGES, params)
         paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
-        return Page(self._all(MessageRow, _MESSAGES, paged), page, page_size, total)
+        return Page(self._all(conn, MessageRow, _MESSAGES, paged), page, page_size, total)
 
     def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
-        rows = self._all(JobRow, _JOB, (job_uid, account_id))
+        with self._reading() as conn:
+            rows = self._all(conn, JobRow, _JOB, (job_uid, account_id))
         return rows[0] if rows else None
 
     def group_in_current_run(self, account_id: UUID, customer_group_id: UUID) -> bool:
-        return bool(self._scalar(_GROUP_IN_USE, (account_id, customer_group_id)))
+        with self._reading() as conn:
+            return bool(self._scalar(conn, _GROUP_IN_USE, (account_id, customer_group_id)))

@@ -1,0 +1,89 @@
+"""Replay: ``events export`` (application.audit.export_events) beside a raw keyset select.
+
+A log of ``--events`` events is written (a 1,000-segment run's generated messages,
+campaign after campaign, saved 500 at a time). Then, interleaved ``--runs`` times:
+
+* export: every record ``export_events`` yields (named cursor, JSON decoded, transcoded
+  values unwrapped, metadata split out), as ``nudgescribe events export`` streams them;
+* raw: the same rows fetched with a psycopg keyset select in pages of 2,000
+  (``WHERE notification_id > last ORDER BY notification_id LIMIT 2000``), not decoded.
+
+Prints events/s for both and the ratio (target >= 0.8).
+
+    python -m bench export [-- --events 50000 --runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import psycopg
+
+from application.audit import export_events
+from application.store import CampaignStore, store_env
+from bench.append.run import generate, started_campaign
+from bench.common import bench_database, median, timed, where
+
+RAW = (
+    "SELECT notification_id, originator_id, originator_version, topic, state "
+    "FROM nudgescribe_events WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+)
+PAGE = 2000
+
+
+def write_log(store: CampaignStore, events: int) -> None:
+    while events > 0:
+        segments = min(1000, events)
+        campaign, keys = started_campaign(segments)
+        store.save_campaign(campaign)
+        for start in range(0, segments, 500):
+            generate(campaign, keys[start : start + 500])
+            store.save_campaign(campaign)
+        events -= segments + 2
+
+
+def export_all(conn: psycopg.Connection[Any]) -> int:
+    return sum(1 for _ in export_events(conn))
+
+
+def raw_all(conn: psycopg.Connection[Any]) -> int:
+    count, last = 0, 0
+    while True:
+        rows = conn.execute(RAW, (last, PAGE)).fetchall()
+        if not rows:
+            return count
+        count += len(rows)
+        last = rows[-1][0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(f"export benchmark on {where()}; median of {args.runs} runs", flush=True)
+    with bench_database() as (db, _pool):
+        store = CampaignStore(store_env(db, pool_size=2), snapshot_every=10**9)
+        try:
+            write_log(store, args.events)
+        finally:
+            store.close()
+        with psycopg.connect(db.conninfo()) as conn:
+            total = raw_all(conn)
+            exports, raws = [], []
+            for _ in range(args.runs):
+                exports.append(total / timed(lambda: export_all(conn)))
+                raws.append(total / timed(lambda: raw_all(conn)))
+    ours, raw = median(exports), median(raws)
+    print(
+        f"export {total:,} events: {ours:,.0f} events/s   raw keyset select {raw:,.0f} events/s"
+        f"   ratio {ours / raw:.2f}   (target >= 0.8)",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

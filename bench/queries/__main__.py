@@ -1,0 +1,200 @@
+"""Read queries under concurrent load: a real ``nudgescribe serve`` beside a bare endpoint.
+
+A campaign with ``--segments`` segments and ``--reruns`` reruns is built through the API.
+Then, for run history and for one page of ``--page-size`` messages, a load generator in
+its own process (bench/queries/load.py: raw asyncio, ``--connections`` keep-alive
+connections) drives for ``--seconds``:
+
+* ours: the real endpoint (auth, body parsing, read-model queries, orjson response);
+* bare: a bare FastAPI endpoint returning the same JSON bytes from memory, served by
+  uvicorn with the same settings (uvloop, httptools, one worker), measured in the same run.
+
+Interleaved, ``--runs`` times; medians of throughput and p99 latency.
+Targets: ours >= 0.5x bare throughput, p99 < 50 ms.
+
+    python -m bench queries [-- --connections 32 --seconds 5 --runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    ROOT,
+    approve_and_publish,
+    bench_database,
+    free_port,
+    median,
+    new_account,
+    ok,
+    serve,
+    wait_job,
+    where,
+)
+
+
+def build_campaign(client: httpx.Client, headers: dict[str, str], args: Any) -> str:
+    for name in ("plan", "region"):
+        ok(client, "/v1/customer-fields/create", {"name": name, "type": "string"}, headers)
+    rows = [
+        {"external_id": f"c{i}", "fields": {"plan": f"p{i % 40}", "region": f"r{i // 40}"}}
+        for i in range(args.segments)
+    ]
+    ok(client, "/v1/customers/upload", {"customers": rows}, headers)
+    group = ok(
+        client,
+        "/v1/customer-groups/create",
+        {"name": "all", "external_ids": [r["external_id"] for r in rows]},
+        headers,
+    )["data"]
+    created = ok(
+        client,
+        "/v1/campaign/create",
+        {
+            "name": "Queries",
+            "customer_group_id": group["customer_group_id"],
+            "segment_variables": ["plan", "region"],
+            "ai_config": {"provider": "template", "template": "Hi {{plan}} in {{region}}!"},
+        },
+        headers,
+    )["data"]
+    campaign_id = str(created["campaign_id"])
+    wait_job(client, headers, str(created["job_uid"]))
+    approve_and_publish(client, headers, campaign_id)
+    for _ in range(args.reruns):
+        body = {"campaign_id": campaign_id, "new_customer_group_id": group["customer_group_id"]}
+        started = ok(client, "/v1/campaign/rerun/initiate", body, headers)["data"]
+        wait_job(client, headers, str(started["job_uid"]))
+        approve_and_publish(client, headers, campaign_id)
+    return campaign_id
+
+
+def load(url: str, path: str, body: Path, headers: dict[str, str], args: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.queries.load",
+            url,
+            path,
+            str(body),
+            json.dumps(headers),
+            str(args.connections),
+            str(args.seconds),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def serve_bare(answer: Path) -> subprocess.Popen[bytes]:
+    port = free_port()
+    env = {**os.environ, "BENCH_BARE_JSON": str(answer), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.queries.bare:app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    wait_healthy_bare(process)
+    return process
+
+
+def wait_healthy_bare(process: subprocess.Popen[bytes]) -> None:
+    url = process.url  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            httpx.post(url + "/up", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("bare server did not start")
+
+
+def compare(
+    served_url: str, path: str, body: dict[str, Any], headers: dict[str, str], args: Any
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="nudgescribe-bench-q-") as tmp:
+        body_file, answer_file = Path(tmp) / "body.json", Path(tmp) / "answer.json"
+        body_file.write_text(json.dumps(body))
+        answer = httpx.post(served_url + path, json=body, headers=headers, timeout=30)
+        answer.raise_for_status()
+        answer_file.write_bytes(answer.content)
+        bare = serve_bare(answer_file)
+        try:
+            ours, theirs = [], []
+            for _ in range(args.runs):
+                ours.append(load(served_url, path, body_file, headers, args))
+                theirs.append(load(bare.url, path, body_file, headers, args))  # type: ignore[attr-defined]
+        finally:
+            bare.terminate()
+            bare.wait(timeout=30)
+    rps, bare_rps = median([r["rps"] for r in ours]), median([r["rps"] for r in theirs])
+    p99, bare_p99 = median([r["p99_ms"] for r in ours]), median([r["p99_ms"] for r in theirs])
+    errors = sum(r["errors"] for r in ours + theirs)
+    print(
+        f"{path} ({len(answer.content):,} bytes): ours {rps:,.0f} req/s p99 {p99:.1f} ms   "
+        f"bare {bare_rps:,.0f} req/s p99 {bare_p99:.1f} ms   ratio {rps / bare_rps:.2f}"
+        f"   (targets >= 0.5, p99 < 50 ms){f'   ERRORS {errors}' if errors else ''}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=1_000)
+    parser.add_argument("--reruns", type=int, default=4)
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(
+        f"queries benchmark on {where()}; {args.connections} connections, "
+        f"{args.seconds:g} s per measurement, median of {args.runs} runs",
+        flush=True,
+    )
+    with bench_database() as (db, pool), serve(db) as served:
+        _, headers = new_account(pool, served)
+        with httpx.Client(base_url=served.url, timeout=600) as client:
+            campaign_id = build_campaign(client, headers, args)
+        history = {"campaign_id": campaign_id}
+        compare(served.url, "/v1/campaign/rerun/history", history, headers, args)
+        page = {"campaign_id": campaign_id, "page": 3, "page_size": args.page_size}
+        compare(served.url, "/v1/campaign/rerun/messages", page, headers, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

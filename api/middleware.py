@@ -53,11 +53,12 @@ class RequestMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as exc:
+                # The request id is in the text too, for logs read as plain lines.
                 if is_database_unavailable(exc):
-                    log.warning("database unavailable: %s", exc)
+                    log.warning("request %s: database unavailable: %s", request_id, exc)
                     response = error_response(503, UNAVAILABLE, "service_unavailable")
                 else:
-                    log.exception("request failed")
+                    log.exception("request %s failed", request_id)
                     response = error_response(500, INTERNAL, "internal_error")
                 if not state["started"]:
                     await response(scope, receive, send_with_id)

@@ -34,7 +34,7 @@ from application.database import ConnectionInfo, open_pool  # noqa: E402
 from application.migrate import migrate  # noqa: E402
 from projections.schema import READ_MODEL_DDL  # noqa: E402
 from tests.dbserver import server_url, throwaway_database  # noqa: E402
-from tests.fakes.processes import database_url  # noqa: E402
+from tests.fakes.processes import database_url, spawn_processor  # noqa: E402
 
 
 def where() -> str:
@@ -98,6 +98,18 @@ def serve(
         try:
             wait_healthy(url, process, log)
             yield Served(url, api_code, jwt_secret, process)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+@contextmanager
+def processor_process(db: ConnectionInfo) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m application.processor`` on ``db``, as a deployment runs the worker."""
+    with tempfile.TemporaryDirectory(prefix="nudgescribe-bench-p-") as tmp:
+        process = spawn_processor(db, "0/1", Path(tmp))
+        try:
+            yield process
         finally:
             process.terminate()
             process.wait(timeout=60)

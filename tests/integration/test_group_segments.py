@@ -24,9 +24,7 @@ def counts(pool: Any, account_id: UUID, group_id: UUID, variables: list[str]) ->
 
 
 def upload(pool: Any, account_id: UUID, rows: list[tuple[str, dict[str, Any]]]) -> None:
-    result = Customers(pool).upload(
-        account_id, [{"external_id": e, "fields": f} for e, f in rows]
-    )
+    result = Customers(pool).upload(account_id, [{"external_id": e, "fields": f} for e, f in rows])
     assert not result.rejected
 
 

@@ -3,7 +3,8 @@
 The key rule (documented in the README):
 
 * variable names and string values are normalised to Unicode NFC with surrounding
-  whitespace stripped, so "Gold " and "Gold" are the same value;
+  whitespace stripped, so "Gold " and "Gold" are the same value; names that are empty,
+  or that two of which become the same, once normalised are refused;
 * values keep their JSON type: the string "1", the number 1 and the boolean true are
   three different values; an integral float is the integer (1.0 is 1); NaN and
   infinities are refused; a missing value is null and forms its own segment;
@@ -43,7 +44,12 @@ def normalise_value(value: object) -> SegmentValue:
 
 
 def normalise_values(values: Mapping[str, object]) -> dict[str, SegmentValue]:
-    return {normalise_name(k): normalise_value(v) for k, v in values.items()}
+    normalised = {normalise_name(k): normalise_value(v) for k, v in values.items()}
+    # Two names that normalise alike (or to nothing) would make the key depend on the
+    # order the variables came in: refuse them instead.
+    if len(normalised) != len(values) or "" in normalised:
+        raise ValueError("segment variable names must be non-empty and distinct once normalised")
+    return normalised
 
 
 def canonical_json(values: Mapping[str, object]) -> str:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.segments import Segment, canonical_json, normalise_value, segment_key
+from domain.segments import Segment, canonical_json, normalise_name, normalise_value, segment_key
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +20,11 @@ scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12),
 )
-value_maps = st.dictionaries(st.text(min_size=1, max_size=8), scalars, max_size=5)
+value_maps = st.dictionaries(st.text(min_size=1, max_size=8), scalars, max_size=5).filter(
+    lambda d: (
+        "" not in {normalise_name(k) for k in d} and len({normalise_name(k) for k in d}) == len(d)
+    )
+)
 
 
 def test_key_is_prefixed_and_fixed_length():
@@ -97,6 +101,14 @@ def test_segment_of_keeps_normalised_values():
     assert segment.values == {"plan": "gold", "n": 2}
     assert segment.key == segment_key({"plan": "gold", "n": 2})
     assert segment.customer_count == 3
+
+
+@pytest.mark.parametrize(
+    "values", [{"\x0c": None, "\r": False}, {"plan": 1, " plan ": 2}, {"  ": "x"}]
+)
+def test_names_empty_or_colliding_once_normalised_are_refused(values):
+    with pytest.raises(ValueError, match="distinct once normalised"):
+        segment_key(values)
 
 
 @given(value_maps, st.randoms())

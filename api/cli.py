@@ -94,12 +94,16 @@ def print_first_start(settings: Settings, host: str, port: int) -> None:
     code = settings.api_code.get_secret_value()
     console.print(f"[bold]First start:[/bold] secrets generated in {settings.data_dir.resolve()}")
     console.print(f"API code (x-auth-context api_code): [bold]{code}[/bold]")
+    # soft_wrap: the curl line must stay one line, so it can be copied and pasted.
     console.print(
         'Create an account:  nudgescribe accounts create "My company"\n'
         f"Get a token:        curl -s http://{host}:{port}/v1/auth/authenticate "
         "-H 'Content-Type: application/json' "
         f'-H \'x-auth-context: {{"api_access": true, "api_code": "{code}"}}\' '
-        '-H \'x-ip: 127.0.0.1\' -d \'{"api_key": "<api_key>", "user_id": "me"}\''
+        '-H \'x-ip: 127.0.0.1\' -d \'{"api_key": "<api_key>", "user_id": "me"}\'',
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
     )
 
 

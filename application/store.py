@@ -22,7 +22,6 @@ from domain.errors import CampaignNotFound
 
 APP_NAME = "Nudgescribe"
 EVENTS_TABLE = "nudgescribe_events"
-SNAPSHOTS_TABLE = "nudgescribe_snapshots"
 
 __all__ = ["CampaignStore", "IntegrityError", "store_env"]
 

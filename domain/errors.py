@@ -49,10 +49,6 @@ class InvalidCampaignDefinition(RuleViolation):
     message = "Invalid campaign definition"
 
 
-class RunNotProcessing(RuleViolation):
-    message = "Run is not processing"
-
-
 class NotFound(DomainError):
     """Something named by the command does not exist in this campaign (404)."""
 

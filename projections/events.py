@@ -36,10 +36,6 @@ class Group:
         return Group(self.type, max(self.lo, position + 1), self.hi)
 
 
-def event_type(topic: str) -> str:
-    return topic.rpartition(".")[2]
-
-
 # Each batch is parsed once, into a session-private staging table the handlers read.
 BATCH_TABLE = sql.Identifier("pg_temp", "rm_staged")
 # Emptied at commit (cheaper than a TRUNCATE per batch). Batches run as savepoints of one

@@ -13,11 +13,12 @@ from api.models.campaigns import CampaignCreate, CampaignList
 from api.models.responses import CampaignOut, CampaignStarted, Envelope, PagedEnvelope
 from api.models.time_travel import CampaignGet, campaign_state
 from api.responses import JSONResponse, data, page_of
+from application.idempotency import MAX_KEY_LENGTH
 from domain.errors import CampaignNotFound
 
 router = APIRouter(prefix="/v1/campaign", tags=["Campaigns"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)]
 
 
 @router.post("/create", response_model=Envelope[CampaignStarted])

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from api.deps import ContainerDep
 from api.errors import UNAVAILABLE, error_response
 from api.metrics import Metrics
+from api.models.responses import Envelope, Health, Ready
 from api.responses import JSONResponse, data
 from projections.stats import job_phase_counts
 
@@ -17,12 +18,12 @@ router = APIRouter(tags=["Operations"])
 log = logging.getLogger("nudgescribe.api")
 
 
-@router.get("/health")
+@router.get("/health", response_model=Envelope[Health])
 def health() -> JSONResponse:
     return data({"status": "ok"})
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=Envelope[Ready])
 def ready(container: ContainerDep) -> JSONResponse:
     """503 while the database is unreachable (projection status reads it, and the
     middleware answers 503 for that) or a read model lags more than the configured age."""

@@ -14,7 +14,6 @@ from psycopg_pool import ConnectionPool
 from application.content.errors import CustomerFieldExists, CustomerFieldNotFound, InvalidContent
 from domain.segments import normalise_name
 
-FIELD_TYPES = ("string", "number", "boolean")
 _JSONB_TYPE = {"string": "string", "number": "number", "boolean": "boolean"}
 _COLUMNS = "field_id, name, type, required, created_at"
 

@@ -31,9 +31,6 @@ class Partition:
             raise ValueError(f"partition must look like I/N, got {text!r}") from None
         return cls(index, count)
 
-    def owns(self, campaign_id: UUID) -> bool:
-        return bucket_of(campaign_id) % self.count == self.index
-
     @property
     def lock_id(self) -> int:
         # Second key of the slot's advisory lock: processes with the same I/N share it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from projections.decoding import count, datetime_iso, decimal_str, integer, text, uuid_hex
-from projections.events import Group, event_type
+from projections.events import Group
 from projections.projector import group_params
 
 pytestmark = pytest.mark.unit
@@ -22,10 +22,6 @@ def test_plain_values_and_staged_list_sizes():
     assert integer("run_number") == "(e.j ->> 'run_number')::int"
     assert count("segments") == "(e.j ->> 'segment_count')::int"
     assert count("new") == "(e.j ->> 'new_count')::int"
-
-
-def test_event_type_is_the_class_name_of_the_topic():
-    assert event_type("domain.campaign:Campaign.RunStarted") == "RunStarted"
 
 
 def test_group_params_are_the_groups_position_range():

@@ -1,13 +1,13 @@
-"""Decoding the log's JSON, done by PostgreSQL so events never round-trip through Python.
+"""Decoding the log's JSON in SQL: the rare events' fields, and the reference for the rest.
 
 The state column is the library's JSON; typed values are transcoded as
 ``{"_type_": "uuid_hex" | "datetime_iso" | "decimal_str", "_data_": "<text>"}``.
 Each decoder below is the SQL expression reading one field of the current event ``e``
 (``e.j`` is its state as jsonb). A batch is decoded once, when it is staged; the
 projectors' statements read the staged columns as ``{placeholders}`` (``FIELDS``) and
-the rarer events' other fields from ``e.j`` with these decoders. Reading in Python cost
-more than the whole raw-insert baseline (decoding alone ~12 us/event), so the projection
-stays set-based inside the server.
+the rarer events' other fields from ``e.j`` with these decoders. The frequent message
+events are staged by the client instead (``projections.staging``), to the same columns
+and values as these decoders give (a property test compares the two).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The log as the projectors read it: which events, in what order, of what type.
 
-A batch is staged once: its states parsed (see ``projections.decoding``) into a
+A batch is a window of positions read in one snapshot and staged once into a
 session-private table holding, per event, the fields the frequent message events need as
-typed columns, and the rest of the state as jsonb. Only the batch's groups (runs of
-consecutive events of one type, as position ranges) come back to Python; the handlers'
-statements read their group's rows from the staging table by position range, so a
-batch's rows never pass through Python.
+typed columns, and the rest of the state as jsonb. Message events are parsed by the
+client (``projections.staging``: orjson, sent as one binary COPY); the rare other events,
+some of them hundreds of kilobytes, are parsed by the server (``projections.decoding``).
+The handlers' statements then read their group's rows (runs of consecutive events of one
+type, as position ranges) from the staging table, set-based.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from psycopg import Cursor, sql
 
+from projections import staging
 from projections.decoding import datetime_iso, integer, state_jsonb, text, uuid_hex
 
 EVENTS_TABLE = "nudgescribe_events"
@@ -41,7 +43,7 @@ BATCH_TABLE = sql.Identifier("pg_temp", "rm_staged")
 # Emptied at commit (cheaper than a TRUNCATE per batch). Batches run as savepoints of one
 # transaction (verify, rebuild) leave earlier rows behind; the handlers read only their
 # own position range (the primary key keeps that a range scan in a large batch).
-_STAGE = sql.SQL(
+STAGE_TABLE = sql.SQL(
     "CREATE TEMP TABLE IF NOT EXISTS rm_staged (id bigint PRIMARY KEY, cid uuid NOT NULL,"
     " type text NOT NULL, ts timestamptz NOT NULL, run int, key text, mid uuid, content text,"
     " decision text, source uuid, reason text, j jsonb, segments jsonb) ON COMMIT DELETE ROWS"
@@ -67,6 +69,7 @@ MESSAGE_EVENTS = (
     "MessageRegenerationRequested",
     "MessagePublished",
 )
+_STAGED_BY_CLIENT = frozenset(MESSAGE_EVENTS)
 # A RunStarted's key lists and segments can hold tens of thousands of entries: the staged
 # state keeps their sizes (segment_count, matched_count, new_count, orphaned_count) and
 # the segments move to their own column, so reading a field never detoasts them.
@@ -79,33 +82,43 @@ _SLIM = (
     " 'orphaned_count', jsonb_array_length(e.j -> 'orphaned')) ELSE e.j END"
 )
 # A batch is a window of positions, (after, end]: one range scan of the log's index, never
-# sorted and never more than ``end - after`` rows whatever the planner believes. Only the
-# window's rows are parsed. The statement returns the first and last event of each run
-# of one type (with its row number in the batch), and whether the log holds anything
-# after the window, in the same snapshot: if it does, every position in the window has
-# committed or rolled back for good (appends commit in position order), so the window is
-# done even where it held gaps.
+# sorted and never more than ``end - after`` rows whatever the planner believes. The
+# statement also says whether the log holds anything after the window, in the same
+# snapshot: if it does, every position in the window has committed or rolled back for
+# good (appends commit in position order), so the window is done even where it held gaps.
 _READ = sql.SQL(
-    "WITH staged AS (INSERT INTO {batch} (id, cid, type, {columns}, j, segments)"
-    " SELECT e.id, e.cid, e.type, {values}, {slim}, e.j -> 'segments'"
-    " FROM (SELECT r.notification_id AS id, r.originator_id AS cid,"
-    " substring(r.topic FROM '[^.]*$') AS type, {state} AS j FROM {events} AS r"
-    " WHERE r.notification_id > %(after)s AND r.notification_id <= %(end)s"
-    " OFFSET 0) AS e RETURNING id, type)"
-    " SELECT s.id, s.type, s.rn, s.prev IS DISTINCT FROM s.type,"
-    " s.next IS DISTINCT FROM s.type, p.more"
+    "SELECT p.more, r.notification_id, r.originator_id, r.topic, r.state"
     " FROM (SELECT EXISTS (SELECT FROM {events} WHERE notification_id > %(end)s"
-    " AND notification_id <= %(upto)s) AS more) AS p"
-    " LEFT JOIN (SELECT id, type, row_number() OVER w AS rn, lag(type) OVER w AS prev,"
-    " lead(type) OVER w AS next FROM staged WINDOW w AS (ORDER BY id)) AS s"
-    " ON s.prev IS DISTINCT FROM s.type OR s.next IS DISTINCT FROM s.type ORDER BY s.id"
-).format(
-    batch=BATCH_TABLE,
-    events=sql.Identifier(EVENTS_TABLE),
-    columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-    values=sql.SQL(", ").join(map(sql.SQL, COLUMNS.values())),  # type: ignore[arg-type]
-    slim=sql.SQL(_SLIM).format(messages=sql.SQL(", ").join(map(sql.Literal, MESSAGE_EVENTS))),
-    state=sql.SQL(state_jsonb("r.state")),  # type: ignore[arg-type]
+    " AND notification_id <= %(upto)s) AS more) AS p LEFT JOIN LATERAL"
+    " (SELECT notification_id, originator_id, topic, state FROM {events}"
+    " WHERE notification_id > %(after)s AND notification_id <= %(end)s"
+    " ORDER BY notification_id) AS r ON TRUE"
+).format(events=sql.Identifier(EVENTS_TABLE))
+
+
+def stage_in_sql(events: sql.Composable) -> sql.Composed:
+    """The statement staging the events at positions ``%s`` of the log table ``events``
+    with the server-side decoders (for the events the client does not stage, see
+    ``projections.staging``)."""
+    return sql.SQL(
+        "INSERT INTO {batch} (id, cid, type, {columns}, j, segments)"
+        " SELECT e.id, e.cid, e.type, {values}, {slim}, e.j -> 'segments'"
+        " FROM (SELECT r.notification_id AS id, r.originator_id AS cid,"
+        " substring(r.topic FROM '[^.]*$') AS type, {state} AS j FROM {events} AS r"
+        " WHERE r.notification_id = ANY(%s) OFFSET 0) AS e"
+    ).format(
+        batch=BATCH_TABLE,
+        events=events,
+        columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+        values=sql.SQL(", ").join(map(sql.SQL, COLUMNS.values())),  # type: ignore[arg-type]
+        slim=sql.SQL(_SLIM).format(messages=sql.SQL(", ").join(map(sql.Literal, MESSAGE_EVENTS))),
+        state=sql.SQL(state_jsonb("r.state")),  # type: ignore[arg-type]
+    )
+
+
+_STAGE_IN_SQL = stage_in_sql(sql.Identifier(EVENTS_TABLE))
+COPY_STAGED = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    BATCH_TABLE, sql.SQL(", ").join(map(sql.Identifier, staging.COLUMNS))
 )
 
 # The events of one group: its position range of the staged batch.
@@ -122,23 +135,67 @@ class Batch:
     more: bool  # the log holds events after the batch
 
 
+@dataclass(frozen=True)
+class Window:
+    """Positions (``after``, ``end``] of the log as read in one snapshot, parsed, not yet
+    staged. It can be read on any connection (the next window is read ahead on a second
+    one while the current batch is applied) and staged on the batch's own."""
+
+    after: int
+    end: int
+    upto: int | None
+    groups: list[Group]
+    copy_rows: list[bytes]  # message events parsed by the client, as binary COPY rows
+    in_sql: list[int]  # the other positions, parsed by the server when staged
+    more: bool
+
+    @property
+    def batch(self) -> Batch:
+        done = self.end if self.more else self.groups[-1].hi if self.groups else None
+        return Batch(self.groups, len(self.copy_rows) + len(self.in_sql), done, self.more)
+
+
 MAX_POSITION = 2**63 - 1
+
+
+def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = None) -> Window:
+    """Read and parse the events at positions ``after`` + 1 to ``after`` + ``limit``."""
+    bound = MAX_POSITION if upto is None else upto
+    end = min(bound, after + limit)
+    params = {"after": after, "end": end, "upto": bound}
+    rows = cur.execute(_READ, params, binary=True).fetchall()  # the states as raw bytes
+    copy_rows: list[bytes] = []
+    in_sql: list[int] = []
+    groups: list[Group] = []
+    for _, position, campaign_id, topic, state in rows:
+        if position is None:  # the window is empty (the LEFT JOIN's one row)
+            break
+        type_name = topic.rpartition(".")[2]
+        if groups and groups[-1].type == type_name:
+            groups[-1] = Group(type_name, groups[-1].lo, position)
+        else:
+            groups.append(Group(type_name, position, position))
+        if type_name in _STAGED_BY_CLIENT:
+            try:
+                copy_rows.append(staging.message_row(position, campaign_id, type_name, state))
+                continue
+            except staging.NotStageable:
+                pass
+        in_sql.append(position)
+    return Window(after, end, upto, groups, copy_rows, in_sql, bool(rows[0][0]))
+
+
+def stage(cur: Cursor[Any], window: Window) -> Batch:
+    """Stage a window for the handlers (inside the batch's transaction)."""
+    cur.execute(STAGE_TABLE)
+    if window.copy_rows:
+        with cur.copy(COPY_STAGED) as copy:
+            copy.write(b"".join((staging.COPY_HEADER, *window.copy_rows, staging.COPY_TRAILER)))
+    if window.in_sql:
+        cur.execute(_STAGE_IN_SQL, (window.in_sql,))
+    return window.batch
 
 
 def read_events(cur: Cursor[Any], after: int, limit: int, upto: int | None = None) -> Batch:
     """Stage the events at positions ``after`` + 1 to ``after`` + ``limit`` (parsed once)."""
-    cur.execute(_STAGE)
-    bound = MAX_POSITION if upto is None else upto
-    end = min(bound, after + limit)
-    rows = cur.execute(_READ, {"after": after, "end": end, "upto": bound}).fetchall()
-    groups: list[Group] = []
-    lo = read = 0
-    more = bool(rows[0][5])
-    for position, type_name, number, first, last, _ in rows:
-        if first:
-            lo = position
-        if last:
-            groups.append(Group(type_name, lo, position))
-            read = number
-    done = end if more else groups[-1].hi if groups else None
-    return Batch(groups, read, done, more)
+    return stage(cur, read_window(cur, after, limit, upto))

@@ -22,13 +22,15 @@ catch-up starts small again, so a projector near the head stays quick.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from psycopg import Connection, Cursor, sql
 from psycopg_pool import ConnectionPool
 
 from projections.decoding import FIELDS
-from projections.events import EVENTS_IN_RANGE, Batch, Group, read_events
+from projections.events import EVENTS_IN_RANGE, Batch, Group, read_window, stage
+from projections.read_ahead import Connect, ReadAhead
 from projections.schema import POSITIONS, table
 
 Handler = Callable[[Cursor[Any], Group], None]
@@ -111,16 +113,33 @@ class ProjectionSet:
         ).format(positions)
 
     def run_batch(
-        self, conn: Connection[Any], upto: int | None = None, limit: int | None = None
+        self,
+        conn: Connection[Any],
+        upto: int | None = None,
+        limit: int | None = None,
+        ahead: ReadAhead | None = None,
+        next_limit: int | None = None,
     ) -> Batch:
         """Project the next batch (the next ``limit`` positions, default ``batch_size``)
-        in one transaction."""
+        in one transaction; with ``ahead``, start reading the next ``next_limit`` positions
+        on its connection while this batch is applied."""
+        limit = limit or self.batch_size
         with conn.transaction(), conn.cursor() as cur:
             positions = self.lock_positions(cur)
-            batch = read_events(cur, min(positions.values()), limit or self.batch_size, upto)
+            after = min(positions.values())
+            window = ahead.take(after, upto) if ahead is not None else None
+            if window is None:
+                window = read_window(cur, after, limit, upto)
+            batch = window.batch
+            if ahead is not None and batch.more and batch.done is not None:
+                ahead.submit(batch.done, next_limit or limit, upto)
+            stage(cur, window)
             for projector in self.projectors:
-                after = positions[projector.name]
-                mine = [g for g in (group.after(after) for group in batch.groups) if g]
+                mine = [
+                    g
+                    for g in (group.after(positions[projector.name]) for group in batch.groups)
+                    if g
+                ]
                 if mine:
                     projector.apply(cur, mine)
             if batch.done is not None:
@@ -129,28 +148,33 @@ class ProjectionSet:
 
     def catch_up(self, pool: ConnectionPool[Any], upto: int | None = None) -> int:
         with pool.connection() as conn:
-            return self.catch_up_on(conn, upto)
+            return self.catch_up_on(conn, upto, read_ahead=pool.connection)
 
     def catch_up_on(
         self,
         conn: Connection[Any],
         upto: int | None = None,
         progress: Callable[[int], None] | None = None,
+        read_ahead: Connect | None = None,
     ) -> int:
-        """Project batches until the head (or ``upto``); return how many events were read."""
+        """Project batches until the head (or ``upto``); return how many events were read.
+        ``read_ahead`` opens a second connection to read the next batch while one is applied
+        (used from the second batch on, so a short catch-up never opens it)."""
         total, limit = 0, self.batch_size
         self.batch_sizes = []
-        while True:
-            batch = self.run_batch(conn, upto, limit)
-            if batch.done is None:
-                return total
-            self.batch_sizes.append(limit)
-            total += batch.read
-            if progress is not None and batch.read:
-                progress(batch.read)
-            if not batch.more:
-                return total
-            limit = min(limit * 2, self.max_batch_size)
+        with ReadAhead(read_ahead) if read_ahead is not None else nullcontext() as ahead:
+            while True:
+                next_limit = min(limit * 2, self.max_batch_size)
+                batch = self.run_batch(conn, upto, limit, ahead, next_limit)
+                if batch.done is None:
+                    return total
+                self.batch_sizes.append(limit)
+                total += batch.read
+                if progress is not None and batch.read:
+                    progress(batch.read)
+                if not batch.more:
+                    return total
+                limit = next_limit
 
     def lock_positions(self, cur: Cursor[Any]) -> dict[str, int]:
         """Inside a transaction: hold the positions, pausing every other catch-up."""

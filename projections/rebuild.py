@@ -48,10 +48,11 @@ def rebuild(
     with pool.connection() as conn:
         try:
             fresh = create_fresh(conn, scratch, names)
-            fresh.catch_up_on(conn, progress=progress)
+            fresh.catch_up_on(conn, progress=progress, read_ahead=pool.connection)
             with conn.transaction(), conn.cursor() as cur:
                 live.lock_positions(cur)
-                fresh.catch_up_on(conn, progress=progress)  # savepoints inside this transaction
+                # savepoints inside this transaction
+                fresh.catch_up_on(conn, progress=progress, read_ahead=pool.connection)
                 (position,) = set(fresh.lock_positions(cur).values())
                 target = cur.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
                 for name in _tables(names):
@@ -113,7 +114,7 @@ def verify(
                 positions = live.lock_positions(cur)
                 fresh.lock_positions(cur)
                 fresh.set_position(cur, after)
-                fresh.catch_up_on(conn, upto=min(positions.values()))
+                fresh.catch_up_on(conn, upto=min(positions.values()), read_ahead=pool.connection)
                 return {
                     t: table_differences(conn, t, None, scratch, campaign_ids)
                     for t in _tables(names)

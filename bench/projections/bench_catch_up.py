@@ -109,7 +109,7 @@ def projection(pool, events: int, batch_size: int, max_batch_size: int) -> tuple
             max_batch_size=max_batch_size,
         )
         started = time.perf_counter()
-        read = fresh.catch_up_on(conn)
+        read = fresh.catch_up_on(conn, read_ahead=pool.connection)
         elapsed = time.perf_counter() - started
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         conn.commit()

@@ -1,5 +1,6 @@
-"""Batching never changes the result: one event per transaction and 20,000-position
-batches build the same read models, row for row, from one randomised history."""
+"""Batching never changes the result: one event per transaction, 20,000-position batches
+and small batches each read ahead on a second connection build the same read models,
+row for row, from one randomised history."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from psycopg import sql
 
 from domain.errors import DomainError
 from projections.projector import ProjectionSet
+from projections.read_ahead import ReadAhead
 from projections.rebuild import _tables, drop_schema, table_differences
 from projections.registry import PROJECTORS, build_projectors
 from projections.runner import ProjectionRunner
@@ -23,8 +25,11 @@ from tests.projection_helpers import create_campaign
 pytestmark = pytest.mark.integration
 
 
-def project(pool, after: int, batch_size: int, max_batch_size: int) -> str:  # type: ignore[no-untyped-def]
-    """Every read model of the log after ``after``, into a scratch schema (its name)."""
+def project(
+    pool, after: int, batch_size: int, max_batch_size: int, read_ahead: bool = False
+) -> str:  # type: ignore[no-untyped-def]
+    """Every read model of the log after ``after``, into a scratch schema (its name);
+    ``read_ahead``: each next batch read on a second connection."""
     schema = f"rm_batching_{uuid4().hex[:8]}"
     names = list(PROJECTORS)
     with pool.connection() as conn:
@@ -40,7 +45,7 @@ def project(pool, after: int, batch_size: int, max_batch_size: int) -> str:  # t
         with conn.transaction(), conn.cursor() as cur:
             projections.lock_positions(cur)
             projections.set_position(cur, after)
-        projections.catch_up_on(conn)
+        projections.catch_up_on(conn, read_ahead=pool.connection if read_ahead else None)
     return schema
 
 
@@ -62,11 +67,14 @@ def test_one_event_per_batch_equals_large_batches(data, commands, store, pool, d
 
     per_event = project(pool, start, batch_size=1, max_batch_size=1)
     batched = project(pool, start, batch_size=500, max_batch_size=20_000)
+    # Small batches make many windows read ahead (each read while the one before is applied).
+    read_ahead = project(pool, start, batch_size=3, max_batch_size=12, read_ahead=True)
     try:
         with pool.connection() as conn:
             differences = {
-                name: table_differences(conn, name, per_event, batched, campaigns)
+                (name, other): table_differences(conn, name, per_event, other, campaigns)
                 for name in _tables(list(PROJECTORS))
+                for other in (batched, read_ahead)
             }
             query = sql.SQL("SELECT count(*) FROM {} WHERE campaign_id = ANY(%s)")
             runs = conn.execute(query.format(table("rm_runs", per_event)), (campaigns,))
@@ -75,5 +83,23 @@ def test_one_event_per_batch_equals_large_batches(data, commands, store, pool, d
         with pool.connection() as conn:
             drop_schema(conn, per_event)
             drop_schema(conn, batched)
+            drop_schema(conn, read_ahead)
     assert differences == dict.fromkeys(differences, 0)
     assert projected >= 2  # the comparison is not vacuous: every campaign has a run
+
+
+def test_a_window_read_ahead_is_used_only_where_the_next_batch_starts(pool):  # type: ignore[no-untyped-def]
+    after = 0
+    with ReadAhead(pool.connection) as ahead:
+        ahead.submit(after, 5, upto=None)
+        moved = ahead.take(after + 1, upto=None)  # another catch-up moved the positions
+        ahead.submit(after, 5, upto=None)
+        other_bound = ahead.take(after, upto=3)
+        ahead.submit(after, 5, upto=None)
+        window = ahead.take(after, upto=None)
+
+    assert moved is None
+    assert other_bound is None
+    assert window is not None
+    assert (window.after, window.end) == (0, 5)
+    assert ahead.take(after, upto=None) is None  # taken once

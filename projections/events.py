@@ -42,11 +42,16 @@ class Group:
 BATCH_TABLE = sql.Identifier("pg_temp", "rm_staged")
 # Emptied at commit (cheaper than a TRUNCATE per batch). Batches run as savepoints of one
 # transaction (verify, rebuild) leave earlier rows behind; the handlers read only their
-# own position range (the primary key keeps that a range scan in a large batch).
+# own position range (the primary key keeps that a range scan in a large batch). The
+# RunStarted segment lists are written once and read once: stored uncompressed, as
+# compressing them cost as much as parsing them.
 STAGE_TABLE = sql.SQL(
-    "CREATE TEMP TABLE IF NOT EXISTS rm_staged (id bigint PRIMARY KEY, cid uuid NOT NULL,"
+    "DO $$ BEGIN IF to_regclass('pg_temp.rm_staged') IS NULL THEN"
+    " CREATE TEMP TABLE rm_staged (id bigint PRIMARY KEY, cid uuid NOT NULL,"
     " type text NOT NULL, ts timestamptz NOT NULL, run int, key text, mid uuid, content text,"
-    " decision text, source uuid, reason text, j jsonb, segments jsonb) ON COMMIT DELETE ROWS"
+    " decision text, source uuid, reason text, j jsonb, segments jsonb) ON COMMIT DELETE ROWS;"
+    " ALTER TABLE rm_staged ALTER COLUMN j SET STORAGE EXTERNAL,"
+    " ALTER COLUMN segments SET STORAGE EXTERNAL; END IF; END $$"
 )
 # The message events (most of the log) are read from these columns only; their state is
 # not kept. Every other event keeps its state in ``j`` for its handlers.

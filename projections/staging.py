@@ -16,8 +16,10 @@ becomes U+FFFD as in the SQL path.
 
 from __future__ import annotations
 
+import re
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import cache
 from uuid import UUID
 
 import orjson
@@ -36,7 +38,6 @@ COLUMNS = (
     "source",
     "reason",
 )
-_TEXT_FIELDS = ("segment_key", "content", "decision", "reason")
 _INT4 = range(-(2**31), 2**31)
 
 # PostgreSQL's binary COPY format (documented with COPY): a header, then per row the field
@@ -51,7 +52,6 @@ _INT4_FIELD = struct.Struct(">ii")  # length 4, value
 _LENGTH = struct.Struct(">i")
 _UUID_LENGTH = _LENGTH.pack(16)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz: microseconds since then
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class NotStageable(Exception):
@@ -67,6 +67,11 @@ def _text(value: object) -> bytes:
         value = value.replace("\x00", "\ufffd")
     data = value.encode()
     return _LENGTH.pack(len(data)) + data
+
+
+@cache
+def _type_field(type_name: str) -> bytes:
+    return _text(type_name)
 
 
 def _transcoded(value: object, expected: str) -> str | None:
@@ -94,19 +99,21 @@ def _uuid(value: object) -> bytes:
     return _UUID_LENGTH + raw
 
 
+# The domain's own form of a time (``datetime.isoformat`` of an aware time): the server
+# may read other forms differently (a naive time in its own time zone, more than six
+# fraction digits rounded), so only this one is staged by the client.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?[+-]\d\d:\d\d")
+
+
 def _timestamp(value: object) -> bytes:
     data = _transcoded(value, "datetime_iso")
-    if data is None:
+    if data is None or _CANONICAL_TIME.fullmatch(data) is None:
         raise NotStageable
     try:
-        moment = datetime.fromisoformat(data)
-    except ValueError:
+        since = datetime.fromisoformat(data) - _PG_EPOCH
+    except ValueError:  # e.g. month 13
         raise NotStageable from None
-    # Only the domain's own (canonical) form: the server may read other forms differently
-    # (a naive time in its own time zone, more than six fraction digits rounded).
-    if moment.tzinfo is None or moment.isoformat() != data:
-        raise NotStageable
-    return _INT8.pack(8, (moment - _PG_EPOCH) // _MICROSECOND)
+    return _INT8.pack(8, (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds)
 
 
 def message_row(position: int, campaign_id: UUID, type_name: str, state: bytes) -> bytes:
@@ -126,21 +133,20 @@ def message_row(position: int, campaign_id: UUID, type_name: str, state: bytes) 
         run_field = _INT4_FIELD.pack(4, run)
     else:
         raise NotStageable
-    key, content, decision, reason = (_text(get(name)) for name in _TEXT_FIELDS)
     return b"".join(
         (
             _ROW_START,
             _INT8.pack(8, position),
             _UUID_LENGTH,
             campaign_id.bytes,
-            _text(type_name),
+            _type_field(type_name),
             _timestamp(get("timestamp")),
             run_field,
-            key,
+            _text(get("segment_key")),
             _uuid(get("message_id")),
-            content,
-            decision,
+            _text(get("content")),
+            _text(get("decision")),
             _uuid(get("copied_from_message_id")),
-            reason,
+            _text(get("reason")),
         )
     )

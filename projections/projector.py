@@ -30,7 +30,7 @@ from psycopg_pool import ConnectionPool
 
 from projections.decoding import FIELDS
 from projections.events import EVENTS_IN_RANGE, Batch, Group, read_window, stage
-from projections.read_ahead import Connect, ReadAhead
+from projections.read_ahead import Connect, ReadAhead, from_pool
 from projections.schema import POSITIONS, table
 
 Handler = Callable[[Cursor[Any], Group], None]
@@ -148,7 +148,7 @@ class ProjectionSet:
 
     def catch_up(self, pool: ConnectionPool[Any], upto: int | None = None) -> int:
         with pool.connection() as conn:
-            return self.catch_up_on(conn, upto, read_ahead=pool.connection)
+            return self.catch_up_on(conn, upto, read_ahead=from_pool(pool))
 
     def catch_up_on(
         self,

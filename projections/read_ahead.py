@@ -16,13 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
+from functools import partial
 from typing import Any
 
 from psycopg import Connection
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from projections.events import Window, read_window
 
 Connect = Callable[[], AbstractContextManager[Connection[Any]]]
+# How long read-ahead waits for a pooled connection before reading in line instead.
+POOL_WAIT = 1.0
+
+
+def from_pool(pool: ConnectionPool[Any]) -> Connect:
+    """Read-ahead connections from ``pool``, if one is free soon (never a pool timeout)."""
+    return partial(pool.connection, timeout=POOL_WAIT)
 
 
 class ReadAhead:
@@ -31,10 +40,13 @@ class ReadAhead:
         self._resources = ExitStack()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: Connection[Any] | None = None
-        self._pending: Future[Window] | None = None
+        self._pending: Future[Window | None] | None = None
+        self._unavailable = False  # no second connection: every batch reads in line
 
     def submit(self, after: int, limit: int, upto: int | None) -> None:
         """Start reading positions ``after`` + 1 to ``after`` + ``limit``."""
+        if self._unavailable:
+            return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="projections-read-ahead")
         self._pending = self._executor.submit(self._read, after, limit, upto)
@@ -45,11 +57,17 @@ class ReadAhead:
         if pending is None:
             return None
         window = pending.result()  # a failed read fails the catch-up, like any other read
-        return window if (window.after, window.upto) == (after, upto) else None
+        if window is None or (window.after, window.upto) != (after, upto):
+            return None
+        return window
 
-    def _read(self, after: int, limit: int, upto: int | None) -> Window:
+    def _read(self, after: int, limit: int, upto: int | None) -> Window | None:
         if self._conn is None:
-            self._conn = self._resources.enter_context(self._connect())
+            try:
+                self._conn = self._resources.enter_context(self._connect())
+            except PoolTimeout:  # every pooled connection is busy
+                self._unavailable = True
+                return None
         with self._conn.transaction(), self._conn.cursor() as cur:
             return read_window(cur, after, limit, upto)
 

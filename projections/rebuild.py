@@ -16,6 +16,7 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from projections.projector import ProjectionSet
+from projections.read_ahead import from_pool
 from projections.registry import PROJECTORS, build_projectors
 from projections.schema import POSITIONS, read_model_ddl, table
 
@@ -48,11 +49,11 @@ def rebuild(
     with pool.connection() as conn:
         try:
             fresh = create_fresh(conn, scratch, names)
-            fresh.catch_up_on(conn, progress=progress, read_ahead=pool.connection)
+            fresh.catch_up_on(conn, progress=progress, read_ahead=from_pool(pool))
             with conn.transaction(), conn.cursor() as cur:
                 live.lock_positions(cur)
                 # savepoints inside this transaction
-                fresh.catch_up_on(conn, progress=progress, read_ahead=pool.connection)
+                fresh.catch_up_on(conn, progress=progress, read_ahead=from_pool(pool))
                 (position,) = set(fresh.lock_positions(cur).values())
                 target = cur.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
                 for name in _tables(names):
@@ -114,7 +115,7 @@ def verify(
                 positions = live.lock_positions(cur)
                 fresh.lock_positions(cur)
                 fresh.set_position(cur, after)
-                fresh.catch_up_on(conn, upto=min(positions.values()), read_ahead=pool.connection)
+                fresh.catch_up_on(conn, upto=min(positions.values()), read_ahead=from_pool(pool))
                 return {
                     t: table_differences(conn, t, None, scratch, campaign_ids)
                     for t in _tables(names)

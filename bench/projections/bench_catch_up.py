@@ -31,6 +31,7 @@ from application.database import open_pool
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from projections.projector import MAX_BATCH_SIZE, ProjectionSet
+from projections.read_ahead import from_pool
 from projections.rebuild import rebuild
 from projections.registry import build_projectors
 from projections.schema import READ_MODEL_DDL, read_model_ddl
@@ -109,7 +110,7 @@ def projection(pool, events: int, batch_size: int, max_batch_size: int) -> tuple
             max_batch_size=max_batch_size,
         )
         started = time.perf_counter()
-        read = fresh.catch_up_on(conn, read_ahead=pool.connection)
+        read = fresh.catch_up_on(conn, read_ahead=from_pool(pool))
         elapsed = time.perf_counter() - started
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         conn.commit()

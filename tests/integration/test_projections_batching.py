@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from application.database import open_pool
 from domain.errors import DomainError
 from projections.projector import ProjectionSet
-from projections.read_ahead import ReadAhead
+from projections.read_ahead import ReadAhead, from_pool
 from projections.rebuild import _tables, drop_schema, table_differences
 from projections.registry import PROJECTORS, build_projectors
 from projections.runner import ProjectionRunner
@@ -45,7 +46,7 @@ def project(
         with conn.transaction(), conn.cursor() as cur:
             projections.lock_positions(cur)
             projections.set_position(cur, after)
-        projections.catch_up_on(conn, read_ahead=pool.connection if read_ahead else None)
+        projections.catch_up_on(conn, read_ahead=from_pool(pool) if read_ahead else None)
     return schema
 
 
@@ -103,3 +104,24 @@ def test_a_window_read_ahead_is_used_only_where_the_next_batch_starts(pool):  # 
     assert window is not None
     assert (window.after, window.end) == (0, 5)
     assert ahead.take(after, upto=None) is None  # taken once
+
+
+def test_a_catch_up_reads_in_line_when_the_pool_has_no_second_connection(pool, db, store, commands):  # type: ignore[no-untyped-def]
+    start = store.max_position()
+    create_campaign(commands, pool, uuid4(), [{"plan": f"p{i}"} for i in range(30)])
+    expected = project(pool, start, batch_size=1, max_batch_size=1)
+    single = open_pool(db, max_size=1, name="single")
+    try:
+        # Every window after the first would be read ahead; none can be: all read in line.
+        in_line = project(single, start, batch_size=2, max_batch_size=4, read_ahead=True)
+        with pool.connection() as conn:
+            differences = {
+                name: table_differences(conn, name, expected, in_line, None)
+                for name in _tables(list(PROJECTORS))
+            }
+    finally:
+        single.close()
+        with pool.connection() as conn:
+            drop_schema(conn, expected)
+            drop_schema(conn, in_line)
+    assert differences == dict.fromkeys(differences, 0)

@@ -91,8 +91,9 @@ _SLIM = (
 # statement also says whether the log holds anything after the window, in the same
 # snapshot: if it does, every position in the window has committed or rolled back for
 # good (appends commit in position order), so the window is done even where it held gaps.
+# The campaign id comes as its 16 bytes, which is what the staging COPY sends.
 _READ = sql.SQL(
-    "SELECT p.more, r.notification_id, r.originator_id, r.topic, r.state"
+    "SELECT p.more, r.notification_id, uuid_send(r.originator_id), r.topic, r.state"
     " FROM (SELECT EXISTS (SELECT FROM {events} WHERE notification_id > %(end)s"
     " AND notification_id <= %(upto)s) AS more) AS p LEFT JOIN LATERAL"
     " (SELECT notification_id, originator_id, topic, state FROM {events}"
@@ -171,15 +172,16 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     rows = cur.execute(_READ, params, binary=True).fetchall()  # the states as raw bytes
     copy_rows: list[bytes] = []
     in_sql: list[int] = []
-    groups: list[Group] = []
+    runs: list[list[Any]] = []  # [type, first position, last position] per run of one type
+    types: dict[str, str] = {}  # topic -> event class name
     for _, position, campaign_id, topic, state in rows:
         if position is None:  # the window is empty (the LEFT JOIN's one row)
             break
-        type_name = topic.rpartition(".")[2]
-        if groups and groups[-1].type == type_name:
-            groups[-1] = Group(type_name, groups[-1].lo, position)
+        type_name = types.get(topic) or types.setdefault(topic, topic.rpartition(".")[2])
+        if runs and runs[-1][0] == type_name:
+            runs[-1][2] = position
         else:
-            groups.append(Group(type_name, position, position))
+            runs.append([type_name, position, position])
         if type_name in _STAGED_BY_CLIENT:
             try:
                 copy_rows.append(staging.message_row(position, campaign_id, type_name, state))
@@ -187,6 +189,7 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
             except staging.NotStageable:
                 pass
         in_sql.append(position)
+    groups = [Group(*run) for run in runs]
     return Window(after, end, upto, groups, copy_rows, in_sql, bool(rows[0][0]))
 
 

@@ -20,7 +20,6 @@ import re
 import struct
 from datetime import UTC, datetime
 from functools import cache
-from uuid import UUID
 
 import orjson
 
@@ -116,9 +115,9 @@ def _timestamp(value: object) -> bytes:
     return _INT8.pack(8, (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds)
 
 
-def message_row(position: int, campaign_id: UUID, type_name: str, state: bytes) -> bytes:
-    """One message event as a binary COPY row of ``COLUMNS``; raises NotStageable when the
-    SQL path must decide."""
+def message_row(position: int, campaign_id: bytes, type_name: str, state: bytes) -> bytes:
+    """One message event as a binary COPY row of ``COLUMNS`` (``campaign_id``: the uuid's
+    16 bytes); raises NotStageable when the SQL path must decide."""
     try:
         event = orjson.loads(state)
     except orjson.JSONDecodeError:
@@ -138,7 +137,7 @@ def message_row(position: int, campaign_id: UUID, type_name: str, state: bytes) 
             _ROW_START,
             _INT8.pack(8, position),
             _UUID_LENGTH,
-            campaign_id.bytes,
+            campaign_id,
             _type_field(type_name),
             _timestamp(get("timestamp")),
             run_field,

@@ -80,7 +80,7 @@ def client_rows(conn, events):  # type: ignore[no-untyped-def]
     rows, left = [], []
     for position, campaign_id, type_name, state in events:
         try:
-            rows.append(staging.message_row(position, campaign_id, type_name, state))
+            rows.append(staging.message_row(position, campaign_id.bytes, type_name, state))
         except staging.NotStageable:
             left.append(position)
     if rows:

@@ -92,10 +92,11 @@ _SLIM = (
 # snapshot: if it does, every position in the window has committed or rolled back for
 # good (appends commit in position order), so the window is done even where it held gaps.
 # The campaign id comes as its 16 bytes, which is what the staging COPY sends.
+# ``head`` (the last position up to the bound) says how much more is waiting.
 _READ = sql.SQL(
-    "SELECT p.more, r.notification_id, uuid_send(r.originator_id), r.topic, r.state"
-    " FROM (SELECT EXISTS (SELECT FROM {events} WHERE notification_id > %(end)s"
-    " AND notification_id <= %(upto)s) AS more) AS p LEFT JOIN LATERAL"
+    "SELECT p.head, r.notification_id, uuid_send(r.originator_id), r.topic, r.state"
+    " FROM (SELECT (SELECT max(notification_id) FROM {events}"
+    " WHERE notification_id <= %(upto)s) AS head) AS p LEFT JOIN LATERAL"
     " (SELECT notification_id, originator_id, topic, state FROM {events}"
     " WHERE notification_id > %(after)s AND notification_id <= %(end)s"
     " ORDER BY notification_id) AS r ON TRUE"
@@ -139,6 +140,7 @@ class Batch:
     read: int  # events staged
     done: int | None  # the position the batch completes (None: nothing to do)
     more: bool  # the log holds events after the batch
+    waiting: int  # how many positions after the batch the log held (up to its bound)
 
 
 @dataclass(frozen=True)
@@ -153,12 +155,14 @@ class Window:
     groups: list[Group]
     copy_rows: list[bytes]  # message events parsed by the client, as binary COPY rows
     in_sql: list[int]  # the other positions, parsed by the server when staged
-    more: bool
+    head: int  # the last position of the log (up to the bound) in the same snapshot
 
     @property
     def batch(self) -> Batch:
-        done = self.end if self.more else self.groups[-1].hi if self.groups else None
-        return Batch(self.groups, len(self.copy_rows) + len(self.in_sql), done, self.more)
+        more = self.head > self.end
+        done = self.end if more else self.groups[-1].hi if self.groups else None
+        read = len(self.copy_rows) + len(self.in_sql)
+        return Batch(self.groups, read, done, more, self.head - done if more and done else 0)
 
 
 MAX_POSITION = 2**63 - 1
@@ -190,7 +194,7 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
                 pass
         in_sql.append(position)
     groups = [Group(*run) for run in runs]
-    return Window(after, end, upto, groups, copy_rows, in_sql, bool(rows[0][0]))
+    return Window(after, end, upto, groups, copy_rows, in_sql, rows[0][0] or 0)
 
 
 def stage(cur: Cursor[Any], window: Window) -> Batch:

@@ -13,10 +13,12 @@ and the position rows are locked FOR UPDATE first: two catch-ups racing (two pro
 or a runner thread and a test) serialise on them, so no event is applied twice and none
 is skipped.
 
-Batch size adapts: a catch-up starts with a window of ``batch_size`` positions and
-doubles it while the log holds more, up to ``max_batch_size`` (a projector far behind,
-or a rebuild, commits rarely and amortises each batch's fixed statements); every
-catch-up starts small again, so a projector near the head stays quick.
+Batch size adapts: a catch-up starts with a window of ``batch_size`` positions; each next
+window covers what the log held waiting when the last one was read, between
+``batch_size`` and ``max_batch_size`` positions (a projector far behind, or a rebuild,
+commits rarely and amortises each batch's fixed statements); every catch-up starts small
+again, so a projector near the head stays quick. From the second window on, each is read
+on a second connection while the one before is applied (``projections.read_ahead``).
 """
 
 from __future__ import annotations
@@ -118,11 +120,10 @@ class ProjectionSet:
         upto: int | None = None,
         limit: int | None = None,
         ahead: ReadAhead | None = None,
-        next_limit: int | None = None,
     ) -> Batch:
         """Project the next batch (the next ``limit`` positions, default ``batch_size``)
-        in one transaction; with ``ahead``, start reading the next ``next_limit`` positions
-        on its connection while this batch is applied."""
+        in one transaction; with ``ahead``, start reading the next window on its
+        connection while this batch is applied."""
         limit = limit or self.batch_size
         with conn.transaction(), conn.cursor() as cur:
             positions = self.lock_positions(cur)
@@ -132,7 +133,7 @@ class ProjectionSet:
                 window = read_window(cur, after, limit, upto)
             batch = window.batch
             if ahead is not None and batch.more and batch.done is not None:
-                ahead.submit(batch.done, next_limit or limit, upto)
+                ahead.submit(batch.done, self.next_limit(batch), upto)
             stage(cur, window)
             for projector in self.projectors:
                 mine = [
@@ -164,8 +165,7 @@ class ProjectionSet:
         self.batch_sizes = []
         with ReadAhead(read_ahead) if read_ahead is not None else nullcontext() as ahead:
             while True:
-                next_limit = min(limit * 2, self.max_batch_size)
-                batch = self.run_batch(conn, upto, limit, ahead, next_limit)
+                batch = self.run_batch(conn, upto, limit, ahead)
                 if batch.done is None:
                     return total
                 self.batch_sizes.append(limit)
@@ -174,7 +174,11 @@ class ProjectionSet:
                     progress(batch.read)
                 if not batch.more:
                     return total
-                limit = next_limit
+                limit = self.next_limit(batch)
+
+    def next_limit(self, batch: Batch) -> int:
+        """The window after ``batch``: what was waiting, within the batch size bounds."""
+        return min(max(batch.waiting, self.batch_size), self.max_batch_size)
 
     def lock_positions(self, cur: Cursor[Any]) -> dict[str, int]:
         """Inside a transaction: hold the positions, pausing every other catch-up."""

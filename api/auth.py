@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -30,6 +32,18 @@ class Principal:
         )
 
 
+class AccountNotCached(Exception):
+    """Authentication needs an account that is not in memory: the caller looks it up off
+    the event loop (``AccountCache.get``) and authenticates again."""
+
+    def __init__(self, account_id: UUID) -> None:
+        super().__init__(account_id)
+        self.account_id = account_id
+
+
+Lookup = Callable[[UUID], Account | None]
+
+
 class AccountCache:
     """Accounts never change once created, so a found account is kept in memory."""
 
@@ -37,6 +51,13 @@ class AccountCache:
         self.accounts = accounts
         self.limit = limit
         self._found: dict[UUID, Account] = {}
+
+    def cached(self, account_id: UUID) -> Account:
+        """The account from memory only; ``AccountNotCached`` when it must be looked up."""
+        account = self._found.get(account_id)
+        if account is None:
+            raise AccountNotCached(account_id)
+        return account
 
     def get(self, account_id: UUID) -> Account | None:
         account = self._found.get(account_id)
@@ -47,6 +68,38 @@ class AccountCache:
                     self._found.clear()
                 self._found[account_id] = account
         return account
+
+
+class VerifiedTokens:
+    """Tokens that passed ``verify_jwt``, kept until their ``exp``, so a client sending
+    the same token again is not decoded and HMAC-checked twice per request.
+
+    Nothing that decided a token's verdict can change while it is kept: the token's bytes
+    are the key, accounts and their secrets never change once created, the secret it
+    verified with is stored and compared on every hit, and ``nbf``/``iat``, once passed,
+    stay passed. Only ``exp`` moves, so every hit is checked against the clock (PyJWT
+    rejects a token once ``exp <= now``).
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._valid: dict[str, tuple[str, int, Account, dict[str, Any]]] = {}
+
+    def get(self, token: str, server_secret: str) -> tuple[Account, dict[str, Any]] | None:
+        found = self._valid.get(token)
+        if found is None:
+            return None
+        secret, expires, account, claims = found
+        if expires <= time.time() or secret != (account.jwt_secret or server_secret):
+            self._valid.pop(token, None)
+            return None
+        return account, claims
+
+    def add(self, token: str, server_secret: str, account: Account, claims: dict[str, Any]) -> None:
+        if len(self._valid) >= self.limit:
+            self._valid.clear()
+        secret = account.jwt_secret or server_secret
+        self._valid[token] = (secret, int(claims["exp"]), account, claims)
 
 
 def api_context(request: Request, api_code: str) -> dict[str, Any]:
@@ -80,12 +133,15 @@ def bearer_token(request: Request) -> str:
 
 
 def verify_jwt(
-    token: str, accounts: AccountCache, server_secret: str
+    token: str, lookup: Lookup, server_secret: str, tokens: VerifiedTokens | None = None
 ) -> tuple[Account, dict[str, Any]]:
     """Step 2: the signature must verify with the account's own secret, else the server's."""
+    known = tokens.get(token, server_secret) if tokens is not None else None
+    if known is not None:
+        return known
     try:
         account_id = UUID(str(unverified_claims(token).get("account_id")))
-        account = accounts.get(account_id)
+        account = lookup(account_id)
         if account is None:
             raise auth_error()
         claims = verified_claims(token, account.jwt_secret or server_secret)
@@ -94,14 +150,21 @@ def verify_jwt(
     user_id = claims.get("user_id")
     if not isinstance(user_id, str) or not user_id or claims.get("account_id") != str(account_id):
         raise auth_error()
+    if tokens is not None:
+        tokens.add(token, server_secret, account, claims)
     return account, claims
 
 
 def authenticate_request(
-    request: Request, accounts: AccountCache, api_code: str, server_secret: str
+    request: Request,
+    lookup: Lookup,
+    api_code: str,
+    server_secret: str,
+    tokens: VerifiedTokens | None = None,
 ) -> Principal:
+    """``lookup`` finds the account the JWT names (``AccountCache.get``, or ``.cached``)."""
     context = api_context(request, api_code)
-    account, claims = verify_jwt(bearer_token(request), accounts, server_secret)
+    account, claims = verify_jwt(bearer_token(request), lookup, server_secret, tokens)
     ip = check_access_and_ip(request, context)
     role_code = claims.get("role_code")
     return Principal(

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.auth import AccountCache
+from api.auth import AccountCache, VerifiedTokens
 from application.campaigns import CampaignCommands
 from application.content.accounts import Accounts
 from application.content.customer_groups import CustomerGroups
@@ -45,6 +45,7 @@ class Container:
     account_cache: AccountCache
     time_travel: TimeTravel
     processor: Any = None  # application.processor.Processor when this process runs one
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _started: list[Any] = field(default_factory=list)
 
     @property

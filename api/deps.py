@@ -8,16 +8,20 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, authenticate_request
+from api.auth import AccountNotCached, Principal, authenticate_request
 from api.body import JSON_LIMIT, json_body
 from api.container import Container
 from application.metadata import command_context
+from projections.page_queries import PageQueries
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def get_container(request: Request) -> Container:
+# The dependencies are ``async def``: FastAPI runs a sync one in the thread pool, a hop
+# (and GIL hand-over) per dependency per request.
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -25,10 +29,23 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_principal(request: Request, container: ContainerDep) -> Principal:
-    return authenticate_request(
-        request, container.account_cache, container.api_code, container.jwt_secret
-    )
+async def get_pages(request: Request) -> PageQueries:
+    pages: PageQueries = request.app.state.pages
+    return pages
+
+
+PagesDep = Annotated[PageQueries, Depends(get_pages)]
+
+
+async def get_principal(request: Request, container: ContainerDep) -> Principal:
+    """On the event loop while the account is in memory; its first lookup goes to a thread."""
+    cache, code, secret = container.account_cache, container.api_code, container.jwt_secret
+    tokens = container.verified_tokens
+    try:
+        return authenticate_request(request, cache.cached, code, secret, tokens)
+    except AccountNotCached as miss:
+        account = await run_in_threadpool(cache.get, miss.account_id)
+    return authenticate_request(request, lambda _: account, code, secret, tokens)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

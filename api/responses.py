@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from starlette.responses import JSONResponse as _StarletteJSONResponse
+from starlette.responses import Response
 
 OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
@@ -31,3 +32,8 @@ def page_of(items: list[Any], *, page: int, page_size: int, total: int) -> JSONR
             },
         }
     )
+
+
+def raw_json(body: bytes) -> Response:
+    """A body already rendered as JSON (by the database, see projections.page_queries)."""
+    return Response(body, media_type="application/json")

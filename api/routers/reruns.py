@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
+from starlette.responses import Response
 
-from api.deps import ContainerDep, PrincipalDep, body, command
+from api.auth import Principal
+from api.deps import ContainerDep, PagesDep, PrincipalDep, body, command
 from api.models import presenters
 from api.models.campaigns import CampaignRef, Initiate, JobRef, RunMessages
 from api.models.responses import (
@@ -18,43 +20,55 @@ from api.models.responses import (
     RetryOut,
     RunHistoryOut,
 )
-from api.responses import JSONResponse, data, page_of
+from api.responses import JSONResponse, data, raw_json
 from api.routers.campaigns import IdempotencyKey
 from application.errors import JobNotFound
 from domain.errors import CampaignNotFound
+from projections.page_queries import PageQueries
 
 router = APIRouter(prefix="/v1/campaign/rerun", tags=["Campaign Reruns"])
 
 
-@router.post("/history", response_model=Envelope[list[RunHistoryOut]])
-def history(
-    principal: PrincipalDep,
-    container: ContainerDep,
-    payload: Annotated[CampaignRef, body(CampaignRef)],
-) -> JSONResponse:
-    rows = container.read_models.run_history(principal.account_id, payload.campaign_id)
-    if rows is None:
+# The two hot reads: async (no thread-pool hop), one SQL statement each, the body built
+# by PostgreSQL (projections.page_queries). api.hot_reads answers their plain successes
+# without FastAPI's routing, through the same answer functions.
+async def history_answer(pages: PageQueries, principal: Principal, payload: CampaignRef) -> bytes:
+    answer = await pages.run_history(principal.account_id, payload.campaign_id)
+    if answer is None:
         raise CampaignNotFound(payload.campaign_id)
-    return data(rows)
+    return answer
 
 
-@router.post("/messages", response_model=PagedEnvelope[MessageOut])
-def messages(
-    principal: PrincipalDep,
-    container: ContainerDep,
-    payload: Annotated[RunMessages, body(RunMessages)],
-) -> JSONResponse:
-    found = container.read_models.run_messages(
+async def messages_answer(pages: PageQueries, principal: Principal, payload: RunMessages) -> bytes:
+    answer = await pages.run_messages(
         principal.account_id,
         payload.campaign_id,
         run_number=payload.run_number,
-        include_archived=payload.include_archived or payload.run_number is not None,
+        include_archived=payload.include_archived,
         page=payload.page,
         page_size=payload.page_size,
     )
-    if found is None:
+    if answer is None:
         raise CampaignNotFound(payload.campaign_id)
-    return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)
+    return answer
+
+
+@router.post("/history", response_model=Envelope[list[RunHistoryOut]])
+async def history(
+    principal: PrincipalDep,
+    pages: PagesDep,
+    payload: Annotated[CampaignRef, body(CampaignRef)],
+) -> Response:
+    return raw_json(await history_answer(pages, principal, payload))
+
+
+@router.post("/messages", response_model=PagedEnvelope[MessageOut])
+async def messages(
+    principal: PrincipalDep,
+    pages: PagesDep,
+    payload: Annotated[RunMessages, body(RunMessages)],
+) -> Response:
+    return raw_json(await messages_answer(pages, principal, payload))
 
 
 @router.post("/initiate", response_model=Envelope[RerunOut])

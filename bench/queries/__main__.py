@@ -9,7 +9,9 @@ connections) drives for ``--seconds``:
 * bare: a bare FastAPI endpoint returning the same JSON bytes from memory, served by
   uvicorn with the same settings (uvloop, httptools, one worker), measured in the same run.
 
-Interleaved, ``--runs`` times; medians of throughput and p99 latency.
+Interleaved, ``--runs`` times; medians of throughput and p99 latency, and of the CPU
+each request took in the server process, the PostgreSQL backends of the database and
+the load generator (read from /proc: server, database and load share this machine).
 Targets: ours >= 0.5x bare throughput, p99 < 50 ms.
 
     python -m bench queries [-- --connections 32 --seconds 5 --runs 3]
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +82,41 @@ def build_campaign(client: httpx.Client, headers: dict[str, str], args: Any) -> 
     return campaign_id
 
 
-def load(url: str, path: str, body: Path, headers: dict[str, str], args: Any) -> dict[str, Any]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of live processes (Linux /proc; 0 where it cannot be read)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def backend_pids(pool: Any, dbname: str) -> list[int]:
+    """The PostgreSQL backends serving ``dbname`` (the server runs on this machine)."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def load(
+    url: str,
+    path: str,
+    body: Path,
+    headers: dict[str, str],
+    args: Any,
+    server_pid: int,
+    backends: Callable[[], list[int]] = list,
+) -> dict[str, Any]:
+    """One measurement, and the CPU it took per request: the server process, the
+    database backends, the load generator (warm-up requests included)."""
+    before_backends = backends()
+    server, database = cpu_seconds([server_pid]), cpu_seconds(before_backends)
     done = subprocess.run(
         [
             sys.executable,
@@ -98,6 +135,15 @@ def load(url: str, path: str, body: Path, headers: dict[str, str], args: Any) ->
         check=True,
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # A backend that appeared during the run counts from zero; one that ended is lost.
+    pids = sorted({*before_backends, *backends()})
+    database = cpu_seconds(pids) - database if before_backends else 0.0
+    requests = max(1, int(result.get("all_requests", result["requests"])))
+    result["cpu_us"] = {
+        "server": (cpu_seconds([server_pid]) - server) / requests * 1e6,
+        "database": max(0.0, database) / requests * 1e6,
+        "load": result["cpu_seconds"] / requests * 1e6,
+    }
     return result
 
 
@@ -143,8 +189,14 @@ def wait_healthy_bare(process: subprocess.Popen[bytes]) -> None:
 
 
 def compare(
-    served_url: str, path: str, body: dict[str, Any], headers: dict[str, str], args: Any
+    served: Any,
+    path: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    args: Any,
+    backends: Callable[[], list[int]],
 ) -> None:
+    served_url = served.url
     with tempfile.TemporaryDirectory(prefix="nudgescribe-bench-q-") as tmp:
         body_file, answer_file = Path(tmp) / "body.json", Path(tmp) / "answer.json"
         body_file.write_text(json.dumps(body))
@@ -155,8 +207,10 @@ def compare(
         try:
             ours, theirs = [], []
             for _ in range(args.runs):
-                ours.append(load(served_url, path, body_file, headers, args))
-                theirs.append(load(bare.url, path, body_file, headers, args))  # type: ignore[attr-defined]
+                ours.append(
+                    load(served_url, path, body_file, headers, args, served.process.pid, backends)
+                )
+                theirs.append(load(bare.url, path, body_file, headers, args, bare.pid))  # type: ignore[attr-defined]
         finally:
             bare.terminate()
             bare.wait(timeout=30)
@@ -167,6 +221,17 @@ def compare(
         f"{path} ({len(answer.content):,} bytes): ours {rps:,.0f} req/s p99 {p99:.1f} ms   "
         f"bare {bare_rps:,.0f} req/s p99 {bare_p99:.1f} ms   ratio {rps / bare_rps:.2f}"
         f"   (targets >= 0.5, p99 < 50 ms){f'   ERRORS {errors}' if errors else ''}",
+        flush=True,
+    )
+    parts = ("server", "database", "load")
+    cpu = {
+        side: {part: median([r["cpu_us"][part] for r in runs]) for part in parts}
+        for side, runs in (("ours", ours), ("bare", theirs))
+    }
+    print(
+        f"    CPU per request (medians, µs): ours server {cpu['ours']['server']:,.0f}"
+        f" + postgres {cpu['ours']['database']:,.0f} + load generator {cpu['ours']['load']:,.0f}"
+        f";  bare server {cpu['bare']['server']:,.0f} + load generator {cpu['bare']['load']:,.0f}",
         flush=True,
     )
 
@@ -189,10 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         _, headers = new_account(pool, served)
         with httpx.Client(base_url=served.url, timeout=600) as client:
             campaign_id = build_campaign(client, headers, args)
+
+        def backends() -> list[int]:
+            return backend_pids(pool, db.dbname)
+
         history = {"campaign_id": campaign_id}
-        compare(served.url, "/v1/campaign/rerun/history", history, headers, args)
+        compare(served, "/v1/campaign/rerun/history", history, headers, args, backends)
         page = {"campaign_id": campaign_id, "page": 3, "page_size": args.page_size}
-        compare(served.url, "/v1/campaign/rerun/messages", page, headers, args)
+        compare(served, "/v1/campaign/rerun/messages", page, headers, args, backends)
     return 0
 
 

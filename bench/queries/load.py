@@ -4,7 +4,8 @@ far less CPU per request than the server it measures.
 
     python -m bench.queries.load URL PATH BODY_FILE HEADERS_JSON CONNECTIONS SECONDS
 
-Prints one JSON line: requests, seconds, rps, p50_ms, p99_ms, errors.
+Prints one JSON line: requests, seconds, rps, p50_ms, p99_ms, errors, all_requests,
+cpu_seconds.
 """
 
 from __future__ import annotations
@@ -54,15 +55,18 @@ async def run(
     ).encode() + body
     latencies: list[float] = []
     errors: list[int] = []
+    cpu_began = time.process_time()
     warm_until = time.perf_counter() + min(1.0, seconds / 4)
+    warm: list[float] = []
     await asyncio.gather(
-        *(connection(host, port, request, warm_until, [], errors) for _ in range(n))
+        *(connection(host, port, request, warm_until, warm, errors) for _ in range(n))
     )
     began = time.perf_counter()
     await asyncio.gather(
         *(connection(host, port, request, began + seconds, latencies, errors) for _ in range(n))
     )
     elapsed = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began
     latencies.sort()
     count = len(latencies)
     return {
@@ -72,6 +76,8 @@ async def run(
         "p50_ms": latencies[count // 2] * 1000 if count else 0.0,
         "p99_ms": latencies[min(count - 1, int(count * 0.99))] * 1000 if count else 0.0,
         "errors": len(errors),
+        "all_requests": count + len(warm),  # warm-up included: what the CPU split divides by
+        "cpu_seconds": cpu,  # this process's, warm-up included, start-up not
     }
 
 

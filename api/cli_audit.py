@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, BinaryIO, TextIO
 from uuid import UUID
 
 import typer
@@ -35,6 +35,18 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         yield out
 
 
+@contextmanager
+def _binary_output(path: Path | None) -> Iterator[BinaryIO]:
+    """Like ``_output``, for lines that are UTF-8 bytes already."""
+    if path is None:
+        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with path.open("wb") as out:
+        yield out
+
+
 def _write_lines(records: Iterable[dict[str, Any]], out: TextIO) -> int:
     count = 0
     for record in records:
@@ -55,11 +67,11 @@ def events_export(
     output: Output = None,
 ) -> None:
     """The event log as JSON lines, in log order (CONTRACT's export format)."""
-    from application.audit import export_events
+    from application.export import write_lines
 
     settings, _ = load_settings()
-    with cli_pool(settings) as pool, pool.connection() as conn, _output(output) as out:
-        count = _write_lines(export_events(conn, campaign_id=campaign_id, since=since), out)
+    with cli_pool(settings) as pool, pool.connection() as conn, _binary_output(output) as out:
+        count = write_lines(conn, out, campaign_id=campaign_id, since=since)
     if output is not None:
         console.print(f"{count} events written to {output}")
 

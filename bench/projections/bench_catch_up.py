@@ -5,8 +5,8 @@ generate -> approve -> publish -> rerun -> copy/generate/archive), then, several
   * baseline: executemany-inserts one message-shaped row per event into a scratch table,
     500 rows per transaction (what issue 3 measures against);
   * catch-up: a fresh catch-up of every read model from position 0 into a scratch schema
-    (one transaction per batch; batches start at --batch-size positions, then each covers
-    what was waiting, up to --max-batch-size; the sizes used are printed);
+    (one transaction per batch; batches start at --batch-size positions and double while
+    more is waiting, up to --max-batch-size; the sizes used are printed);
   * rebuild: ``projections.rebuild.rebuild`` of every live read model (replay into fresh
     tables, top-up under the live lock, swap).
 Prints events/s for each, both baselines and the ratios (median of the runs). Never fails

@@ -98,7 +98,7 @@ def verify() -> None:
 
     settings, _ = load_settings()
     out = Console(soft_wrap=True)
-    with cli_pool(settings) as pool:
+    with cli_pool(settings, max_size=2) as pool:  # the replay reads ahead on a second one
         with pool.connection() as conn:
             checked, problems = verify_chains(conn)
         differences = verify_read_models(pool)

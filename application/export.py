@@ -180,8 +180,7 @@ class _Splicer:
             shaped = metas.get(meta)
             if shaped is None:
                 shaped = self._shaped(meta)  # type: ignore[arg-type]
-            # A raw newline (whitespace the store never writes) would split the line.
-            if not shaped or tail.find(b"\n") != len(tail) - 1:
+            if not shaped:
                 parts += (b"", b"\n")
                 slow.append(index)
                 continue
@@ -193,7 +192,10 @@ class _Splicer:
                 exponents.append(index)
             kind = types.get(topic) or self._type(topic)
             parts += (_LINE % (position, stream_id.encode(), version, kind), tail)
-        text = _unwrap(b"".join(parts))
+        text = b"".join(parts)
+        if text.count(b"\n") != len(rows):  # a raw newline (never written by the store)
+            return self.page([_unspliced(row) if _broken(row) else row for row in rows])
+        text = _unwrap(text)
         slow += [i for i in exponents if _exponent(rows[i][4])]  # type: ignore[arg-type]
         if _suspect(text):  # something on this page needs a closer look (rare)
             done = set(decoded) | set(slow)
@@ -211,6 +213,16 @@ class _Splicer:
     def _type(self, topic: str) -> bytes:
         kind = self.types[topic] = _dumps(topic.rsplit(".", 1)[-1]).encode()
         return kind
+
+
+def _broken(row: Row) -> bool:
+    tail = row[4]
+    return tail is not None and b"\n" in tail[:-1]
+
+
+def _unspliced(row: Row) -> Row:
+    """The row as one to read again: a placeholder tail, a metadata object never shaped."""
+    return (*row[:4], b"\n", None, None)  # type: ignore[return-value]
 
 
 def _unwrap(text: bytes) -> bytes:

@@ -9,7 +9,9 @@ For each batch size (events per save), in the same run and on the same database:
   sizes) go into a table of the same shape with psycopg ``executemany``, one
   transaction per batch. Encoding is not timed there: the rows are ready-made.
 
-Prints events/s for both and the ratio store/raw, each the median of ``--runs`` runs.
+The two sides alternate batch by batch, so load from other work on the machine hits both
+alike. Prints events/s for both (medians of ``--runs`` runs) and the median of the runs'
+store/raw ratios.
 Uses ``DATABASE_URL`` when set, else an embedded server in a temporary folder; either
 way a throwaway database that is dropped afterwards. Never fails on time.
 
@@ -61,10 +63,7 @@ class Result:
     batch: int
     store: float  # events/s
     raw: float
-
-    @property
-    def ratio(self) -> float:
-        return self.store / self.raw
+    ratio: float  # median of the runs' store/raw, each run's two sides timed in alternation
 
 
 def started_campaign(segments: int) -> tuple[Campaign, list[str]]:
@@ -95,30 +94,32 @@ def generate(campaign: Campaign, keys: Sequence[str]) -> None:
         )
 
 
-def time_store(store: CampaignStore, batch: int, events: int) -> float:
+def time_pair(
+    store: CampaignStore, conn: psycopg.Connection, batch: int, events: int
+) -> tuple[float, float]:
+    """events/s of the store and of raw executemany, timed save by save in alternation.
+
+    Alternating each batch (rather than one side's whole run, then the other's) lets a
+    load spike from other work on the machine hit both sides alike.
+    """
     campaign, keys = started_campaign(events)
     store.save_campaign(campaign)
-    elapsed = 0.0
+    twin, _ = started_campaign(events)  # the raw table gets only the batched events
+    twin.collect_events()
+    store_elapsed = raw_elapsed = 0.0
     for start in range(0, events, batch):
         generate(campaign, keys[start : start + batch])
         began = time.perf_counter()
         store.save_campaign(campaign)
-        elapsed += time.perf_counter() - began
-    return events / elapsed
+        store_elapsed += time.perf_counter() - began
 
-
-def time_raw(store: CampaignStore, conn: psycopg.Connection, batch: int, events: int) -> float:
-    campaign, keys = started_campaign(events)
-    campaign.collect_events()  # the raw table gets only the batched events
-    elapsed = 0.0
-    for start in range(0, events, batch):
-        generate(campaign, keys[start : start + batch])
-        rows = [_row(store.mapper.to_stored_event(e)) for e in campaign.collect_events()]
+        generate(twin, keys[start : start + batch])
+        rows = [_row(store.mapper.to_stored_event(e)) for e in twin.collect_events()]
         began = time.perf_counter()
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(RAW_INSERT, rows)
-        elapsed += time.perf_counter() - began
-    return events / elapsed
+        raw_elapsed += time.perf_counter() - began
+    return events / store_elapsed, events / raw_elapsed
 
 
 def _row(stored: StoredEvent) -> tuple[UUID, int, str, bytes]:
@@ -136,10 +137,17 @@ def measure(db: ConnectionInfo, batches: list[int], events: list[int], runs: int
             print(f"payload: {len(sample.state)} bytes of JSON per event (with metadata)")
             for batch, total in zip(batches, events, strict=True):
                 stores, raws = [], []
-                for _ in range(runs):  # interleaved, so drift hits both sides alike
-                    stores.append(time_store(store, batch, total))
-                    raws.append(time_raw(store, conn, batch, total))
-                result = Result(batch, statistics.median(stores), statistics.median(raws))
+                for _ in range(runs):
+                    store_rate, raw_rate = time_pair(store, conn, batch, total)
+                    stores.append(store_rate)
+                    raws.append(raw_rate)
+                ratios = [s / r for s, r in zip(stores, raws, strict=True)]
+                result = Result(
+                    batch,
+                    statistics.median(stores),
+                    statistics.median(raws),
+                    statistics.median(ratios),
+                )
                 print(
                     f"{batch:>5} events/save: store {result.store:>9,.0f} events/s"
                     f"   raw executemany {result.raw:>9,.0f} events/s"

@@ -4,10 +4,11 @@ statement each on an asyncio pool, with the response JSON built by PostgreSQL.
 Same rows, same order and the same bytes as ``ReadModels`` rendered with orjson (the
 e2e test ``test_query_fast_path`` compares them): strings go through ``to_json`` (the
 same escapes orjson writes), uuids and ints through their text form, timestamps through
-``to_char`` in orjson's UTC form (``...THH:MM:SS[.ffffff]Z``). Only ``segment`` (any
-JSON a customer field holds) is re-encoded in Python, with orjson, so its numbers come
-out exactly as before. The campaign check (another account's campaign is a missing
-one), the run check, the count and the page are one round trip.
+``to_char`` in orjson's form of a UTC datetime (``...THH:MM:SS[.ffffff]Z``, whatever the
+session's TimeZone; CONTRACT's timestamps are UTC). Only ``segment`` (any JSON a customer
+field holds) is re-encoded in Python, with orjson, so its numbers come out exactly as
+before. The campaign check (another account's campaign is a missing one), the run
+check, the total and the page are one round trip.
 """
 
 from __future__ import annotations
@@ -177,25 +178,25 @@ class PageQueries:
         ).encode()
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _compact(segment: str) -> str:
     """A segment (jsonb's text form, spaced) as orjson writes the value it holds; cached,
     as the same segments come back page after page and run after run."""
     return orjson.dumps(orjson.loads(segment)).decode()
 
 
-_returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-
-
-async def _stamp(conn: AsyncConnection[Any]) -> None:
-    _returned[conn] = time.monotonic()
+_checked_out: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
 async def _check_if_idle(conn: AsyncConnection[Any]) -> None:
-    """The pool's check, skipped for a connection back in the pool moments ago: under load
-    no checkout pays a round trip for it, and one idle long enough (the server may have
-    restarted) is still checked, and replaced when broken, before a request gets it."""
-    if time.monotonic() - _returned.get(conn, 0.0) > RECHECK_IDLE_SECONDS:
+    """The pool's check, skipped for a connection checked out moments ago: under load no
+    checkout pays a round trip for it, and one idle long enough (the server may have
+    restarted) is still checked, and replaced when broken, before a request gets it.
+    (Stamped here, at checkout, not on return: a pool ``reset`` callback would send
+    every return through the pool's worker task.)"""
+    now = time.monotonic()
+    last, _checked_out[conn] = _checked_out.get(conn, 0.0), now
+    if now - last > RECHECK_IDLE_SECONDS:
         await AsyncConnectionPool.check_connection(conn)
 
 
@@ -209,7 +210,6 @@ async def open_page_queries(conninfo: str, *, max_size: int) -> PageQueries:
         timeout=3.0,  # as the sync pool: a down database answers 503 within it
         kwargs={"autocommit": True, "connect_timeout": 3, "application_name": "nudgescribe-reads"},
         check=_check_if_idle,
-        reset=_stamp,
         open=False,
     )
     await pool.open(wait=True, timeout=10.0)

@@ -18,9 +18,10 @@ byte of the exported line, so ``export_lines`` splices it instead:
 The result is byte for byte what the CLI wrote before, ``json.dumps(event_record(...),
 ensure_ascii=False, separators=(",", ":"))`` (``tests/integration/test_export_lines.py``
 checks it on generated events). That holds when the stored text is written the way
-orjson (or the library's compact JSON encoder) writes it, as the store does: no
-whitespace, lower-case exponents with a sign. Any event whose splice could read
-differently is decoded instead (``audit.event_record``), one event at a time:
+orjson (or the library's compact JSON encoder) writes it, as the store does: no spaces
+between tokens, exponents with a sign (``1e-07``, never ``1e5``), no duplicate keys. Any
+event whose splice could read differently is decoded instead (``audit.event_record``),
+one event at a time:
 
 * a state that does not start with the timestamp wrapper, that has an
   ``originator_topic`` (a Created event: the export leaves it out), or whose ``_meta``
@@ -35,8 +36,10 @@ differently is decoded instead (``audit.event_record``), one event at a time:
 A false alarm (``0.0000`` in a message) only costs the slower way for that event.
 
 Why not SQL all the way: jsonb reorders keys, rewrites numbers (``1e2`` is ``100``) and
-refuses ``\\u0000``; PostgreSQL's regexp_replace took 70 µs an event here, and even
-to_json(text) or translate() per row cost more than formatting the head in Python.
+refuses ``\\u0000``; PostgreSQL's regexp_replace took 70 µs an event here, to_json(text)
+or translate() per row cost more than formatting the head in Python, and each extra
+position() over the state (dashing the first UUID on the server, flagging exponents
+there) made the server's part slower than what it saved Python.
 """
 
 from __future__ import annotations

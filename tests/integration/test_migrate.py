@@ -1,0 +1,66 @@
+"""Migrating beside live writers: a deadlock that aborts the migration runs it again."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from application.migrate import migrate
+
+pytestmark = pytest.mark.integration
+
+# The locks a migration's DDL holds that a writer's ROW EXCLUSIVE must wait for.
+_BLOCKING = ("ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
+
+
+def blocked_backend(conn: psycopg.Connection, other_than: int) -> int | None:  # type: ignore[type-arg]
+    row = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> %s",
+        (other_than,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def test_a_migration_aborted_by_a_deadlock_with_a_writer_runs_again(db, pool):  # type: ignore[no-untyped-def]
+    outcome: list[BaseException | None] = []
+    with (
+        psycopg.connect(db.conninfo()) as writer,
+        psycopg.connect(db.conninfo(), autocommit=True) as watcher,
+    ):
+        writer.execute("SET deadlock_timeout = '30s'")  # the migration detects it, first
+        # An upload's insert holds the members table...
+        writer.execute("LOCK TABLE customer_group_members IN ROW EXCLUSIVE MODE")
+
+        def run() -> None:
+            try:
+                migrate(db, pool)
+                outcome.append(None)
+            except BaseException as error:  # reported by the assertion below
+                outcome.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 30
+        migration = None
+        while migration is None and time.monotonic() < deadline:
+            migration = blocked_backend(watcher, writer.info.backend_pid)
+            time.sleep(0.05)
+        assert migration is not None, "the migration never waited for the writer"
+        held = watcher.execute(
+            "SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND granted"
+            " AND locktype = 'relation' AND mode = ANY(%s) AND relation IS NOT NULL"
+            " AND relation::regclass::text NOT LIKE 'pg_%%' LIMIT 1",
+            (migration, list(_BLOCKING)),
+        ).fetchone()
+        assert held is not None, "the waiting migration holds no table lock"
+        # ... and then needs a table the migration holds: a deadlock. The migration has
+        # waited longer, so PostgreSQL aborts it; the writer's lock is then granted.
+        writer.execute(f"LOCK TABLE {held[0]} IN ROW EXCLUSIVE MODE")
+        writer.rollback()  # the upload finishes; the migration's next attempt goes through
+        thread.join(60)
+
+    assert outcome == [None]

@@ -139,8 +139,12 @@ class Batch:
     groups: list[Group]  # in log order
     read: int  # events staged
     done: int | None  # the position the batch completes (None: nothing to do)
-    more: bool  # the log holds events after the batch
     waiting: int  # how many positions after the batch the log held (up to its bound)
+
+    @property
+    def more(self) -> bool:
+        """The log holds events after the batch."""
+        return self.waiting > 0
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ class Window:
         more = self.head > self.end
         done = self.end if more else self.groups[-1].hi if self.groups else None
         read = len(self.copy_rows) + len(self.in_sql)
-        return Batch(self.groups, read, done, more, self.head - done if more and done else 0)
+        return Batch(self.groups, read, done, self.head - self.end if more else 0)
 
 
 MAX_POSITION = 2**63 - 1
@@ -197,17 +201,11 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     return Window(after, end, upto, groups, copy_rows, in_sql, rows[0][0] or 0)
 
 
-def stage(cur: Cursor[Any], window: Window) -> Batch:
+def stage(cur: Cursor[Any], window: Window) -> None:
     """Stage a window for the handlers (inside the batch's transaction)."""
     cur.execute(STAGE_TABLE)
     if window.copy_rows:
         with cur.copy(COPY_STAGED) as copy:
-            copy.write(b"".join((staging.COPY_HEADER, *window.copy_rows, staging.COPY_TRAILER)))
+            copy.write(staging.copy_data(window.copy_rows))
     if window.in_sql:
         cur.execute(_STAGE_IN_SQL, (window.in_sql,))
-    return window.batch
-
-
-def read_events(cur: Cursor[Any], after: int, limit: int, upto: int | None = None) -> Batch:
-    """Stage the events at positions ``after`` + 1 to ``after`` + ``limit`` (parsed once)."""
-    return stage(cur, read_window(cur, after, limit, upto))

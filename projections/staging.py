@@ -53,6 +53,11 @@ _UUID_LENGTH = _LENGTH.pack(16)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz: microseconds since then
 
 
+def copy_data(rows: list[bytes]) -> bytes:
+    """The whole binary COPY stream of ``rows`` (from ``message_row``)."""
+    return b"".join((COPY_HEADER, *rows, COPY_TRAILER))
+
+
 class NotStageable(Exception):
     """The event is left to the server-side decoders."""
 

@@ -85,7 +85,7 @@ def client_rows(conn, events):  # type: ignore[no-untyped-def]
             left.append(position)
     if rows:
         with conn.cursor().copy(COPY_STAGED) as copy:
-            copy.write(b"".join((staging.COPY_HEADER, *rows, staging.COPY_TRAILER)))
+            copy.write(staging.copy_data(rows))
     if left:
         conn.execute(stage_in_sql(EVENTS), (left,))
     return conn.execute(READ_BACK).fetchall(), left

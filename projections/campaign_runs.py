@@ -14,7 +14,7 @@ from psycopg import Cursor
 from projections.decoding import count, text, uuid_hex
 from projections.events import Group
 from projections.messages import MessageHandlers
-from projections.projector import LAST_PER_CAMPAIGN, group_params
+from projections.projector import LAST_PER_CAMPAIGN
 from projections.schema import CAMPAIGNS, MESSAGES, RUNS, SEGMENTS
 
 ZERO_COUNTS = '{{"Ready for review": 0, "Approved": 0, "Rejected": 0, "Published": 0}}'
@@ -100,4 +100,4 @@ class CampaignRunsProjector(MessageHandlers):
         self.add_message_handlers()
 
     def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
-        cur.execute(self._touch, group_params(batch))
+        self._touch.run(cur, batch)

@@ -11,7 +11,7 @@ type, as position ranges) from the staging table, set-based.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg import Cursor, sql
@@ -30,12 +30,13 @@ class Group:
     type: str  # the event class name, e.g. "RunStarted"
     lo: int
     hi: int
+    staged: str | None = None  # the read-ahead table holding them (None: the session's)
 
     def after(self, position: int) -> Group | None:
         """The part of the group after ``position`` (None if nothing is left)."""
         if self.hi <= position:
             return None
-        return Group(self.type, max(self.lo, position + 1), self.hi)
+        return replace(self, lo=max(self.lo, position + 1))
 
 
 # Each batch is parsed once, into a session-private staging table the handlers read.
@@ -45,13 +46,16 @@ BATCH_TABLE = sql.Identifier("pg_temp", "rm_staged")
 # own position range (the primary key keeps that a range scan in a large batch). The
 # RunStarted segment lists are written once and read once: stored uncompressed, as
 # compressing them cost as much as parsing them.
+_STAGED_COLUMNS = (
+    "(id bigint PRIMARY KEY, cid uuid NOT NULL, type text NOT NULL, ts timestamptz NOT NULL,"
+    " run int, key text, mid uuid, content text, decision text, source uuid, reason text,"
+    " j jsonb, segments jsonb)"
+)
+_EXTERNAL = "ALTER COLUMN j SET STORAGE EXTERNAL, ALTER COLUMN segments SET STORAGE EXTERNAL"
 STAGE_TABLE = sql.SQL(
     "DO $$ BEGIN IF to_regclass('pg_temp.rm_staged') IS NULL THEN"
-    " CREATE TEMP TABLE rm_staged (id bigint PRIMARY KEY, cid uuid NOT NULL,"
-    " type text NOT NULL, ts timestamptz NOT NULL, run int, key text, mid uuid, content text,"
-    " decision text, source uuid, reason text, j jsonb, segments jsonb) ON COMMIT DELETE ROWS;"
-    " ALTER TABLE rm_staged ALTER COLUMN j SET STORAGE EXTERNAL,"
-    " ALTER COLUMN segments SET STORAGE EXTERNAL; END IF; END $$"
+    f" CREATE TEMP TABLE rm_staged {_STAGED_COLUMNS} ON COMMIT DELETE ROWS;"
+    f" ALTER TABLE rm_staged {_EXTERNAL}; END IF; END $$"
 )
 # The message events (most of the log) are read from these columns only; their state is
 # not kept. Every other event keeps its state in ``j`` for its handlers.
@@ -103,10 +107,10 @@ _READ = sql.SQL(
 ).format(events=sql.Identifier(EVENTS_TABLE))
 
 
-def stage_in_sql(events: sql.Composable) -> sql.Composed:
+def stage_in_sql(events: sql.Composable, into: sql.Composable = BATCH_TABLE) -> sql.Composed:
     """The statement staging the events at positions ``%s`` of the log table ``events``
-    with the server-side decoders (for the events the client does not stage, see
-    ``projections.staging``)."""
+    into ``into`` with the server-side decoders (for the events the client does not
+    stage, see ``projections.staging``)."""
     return sql.SQL(
         "INSERT INTO {batch} (id, cid, type, {columns}, j, segments)"
         " SELECT e.id, e.cid, e.type, {values}, {slim}, e.j -> 'segments'"
@@ -114,7 +118,7 @@ def stage_in_sql(events: sql.Composable) -> sql.Composed:
         " substring(r.topic FROM '[^.]*$') AS type, {state} AS j FROM {events} AS r"
         " WHERE r.notification_id = ANY(%s) OFFSET 0) AS e"
     ).format(
-        batch=BATCH_TABLE,
+        batch=into,
         events=events,
         columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
         values=sql.SQL(", ").join(map(sql.SQL, COLUMNS.values())),  # type: ignore[arg-type]
@@ -123,15 +127,25 @@ def stage_in_sql(events: sql.Composable) -> sql.Composed:
     )
 
 
-_STAGE_IN_SQL = stage_in_sql(sql.Identifier(EVENTS_TABLE))
-COPY_STAGED = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-    BATCH_TABLE, sql.SQL(", ").join(map(sql.Identifier, staging.COLUMNS))
-)
+def _copy_into(table: sql.Composable) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, staging.COLUMNS))
+    )
 
-# The events of one group: its position range of the staged batch.
-EVENTS_IN_RANGE = sql.SQL("(SELECT * FROM {} b WHERE b.id BETWEEN %(lo)s AND %(hi)s)").format(
-    BATCH_TABLE
-)
+
+COPY_STAGED = _copy_into(BATCH_TABLE)
+
+
+def staged_table(staged: str | None) -> sql.Composable:
+    """Where a group's events are staged: the session's temp table, or a read-ahead one."""
+    return BATCH_TABLE if staged is None else sql.Identifier(staged)
+
+
+def events_in_range(staged: str | None) -> sql.Composed:
+    """The events of one group: its position range of the staged batch."""
+    return sql.SQL("(SELECT * FROM {} b WHERE b.id BETWEEN %(lo)s AND %(hi)s)").format(
+        staged_table(staged)
+    )
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,7 @@ class Window:
     copy_rows: list[bytes]  # message events parsed by the client, as binary COPY rows
     in_sql: list[int]  # the other positions, parsed by the server when staged
     head: int  # the last position of the log (up to the bound) in the same snapshot
+    staged: str | None = None  # already staged in this read-ahead table (committed)
 
     @property
     def batch(self) -> Batch:
@@ -201,11 +216,61 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     return Window(after, end, upto, groups, copy_rows, in_sql, rows[0][0] or 0)
 
 
-def stage(cur: Cursor[Any], window: Window) -> None:
-    """Stage a window for the handlers (inside the batch's transaction)."""
-    cur.execute(STAGE_TABLE)
+def _stage_into(cur: Cursor[Any], window: Window, table: sql.Composable) -> None:
     if window.copy_rows:
-        with cur.copy(COPY_STAGED) as copy:
+        copy_into = COPY_STAGED if table is BATCH_TABLE else _copy_into(table)
+        with cur.copy(copy_into) as copy:
             copy.write(staging.copy_data(window.copy_rows))
     if window.in_sql:
-        cur.execute(_STAGE_IN_SQL, (window.in_sql,))
+        cur.execute(stage_in_sql(sql.Identifier(EVENTS_TABLE), table), (window.in_sql,))
+
+
+def stage(cur: Cursor[Any], window: Window) -> None:
+    """Stage a window for the handlers (inside the batch's transaction), unless it was
+    staged ahead."""
+    if window.staged is None:
+        cur.execute(STAGE_TABLE)
+        _stage_into(cur, window, BATCH_TABLE)
+
+
+# A read-ahead connection stages the windows it reads into tables of its own, so parsing
+# into rows costs the batch's backend nothing. They are unlogged (a crash empties them,
+# which is all they ever need), never vacuumed (emptied by TRUNCATE before each use) and
+# named by the backend's pid, so two processes never share one; tables of backends that
+# are gone are dropped when a reader creates its own.
+_READ_AHEAD_PREFIX = "nudgescribe_stage_"
+_CLEAN_UP = sql.SQL(
+    "DO $$ DECLARE t regclass; BEGIN FOR t IN SELECT c.oid FROM pg_class c"
+    " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
+    " AND c.relname ~ '^{prefix}[0-9]+_[a-z]$' AND substring(c.relname FROM '[0-9]+')::int"
+    " NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)"
+    " LOOP EXECUTE format('DROP TABLE IF EXISTS %s', t); END LOOP; END $$"
+).format(prefix=sql.SQL(_READ_AHEAD_PREFIX))
+
+
+def read_ahead_tables(cur: Cursor[Any], count: int) -> list[str]:
+    """Create (if need be) ``count`` staging tables of this connection's backend."""
+    names = [
+        f"{_READ_AHEAD_PREFIX}{cur.connection.info.backend_pid}_{chr(97 + i)}" for i in range(count)
+    ]
+    cur.execute(_CLEAN_UP)
+    for name in names:
+        cur.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE IF NOT EXISTS {} "
+                + _STAGED_COLUMNS
+                + " WITH (autovacuum_enabled = false)"
+            ).format(sql.Identifier(name))
+        )
+        cur.execute(sql.SQL("ALTER TABLE {} " + _EXTERNAL).format(sql.Identifier(name)))
+    return names
+
+
+def stage_ahead(cur: Cursor[Any], window: Window, table: str) -> Window:
+    """Stage ``window`` into the read-ahead table ``table`` (emptied first), on the
+    reading connection; the batch that takes it reads its groups from there once the
+    reader commits."""
+    cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+    _stage_into(cur, window, sql.Identifier(table))
+    groups = [replace(group, staged=table) for group in window.groups]
+    return replace(window, groups=groups, staged=table)

@@ -14,7 +14,7 @@ from psycopg import Cursor
 
 from projections.decoding import count, text, uuid_hex
 from projections.events import Group
-from projections.projector import LAST_PER_CAMPAIGN, Projector, group_params
+from projections.projector import LAST_PER_CAMPAIGN, Projector
 from projections.schema import JOB_CAMPAIGNS, JOBS
 
 _CREATED = (
@@ -81,4 +81,4 @@ class JobsProjector(Projector):
         )
 
     def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
-        cur.execute(self._finalising, group_params(batch))
+        self._finalising.run(cur, batch)

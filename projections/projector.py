@@ -29,14 +29,19 @@ from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from psycopg import Connection, Cursor, sql
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from projections.decoding import FIELDS
-from projections.events import EVENTS_IN_RANGE, Batch, Group, read_window, stage
+from projections.events import Batch, Group, events_in_range, read_window, stage
 from projections.read_ahead import Connect, ReadAhead, from_pool
 from projections.schema import POSITIONS, table
 
 Handler = Callable[[Cursor[Any], Group], None]
+# A batch does not wait for its commit to reach the disk. A server crash can then lose the
+# last batches, but only whole: their rows and their position are one transaction, so the
+# projectors re-apply those events from the log (stored durably) on restart, exactly once.
+ASYNC_COMMIT = sql.SQL("SET LOCAL synchronous_commit TO off")
 BATCH_SIZE = 500  # the first window of a catch-up (positions)
 MAX_BATCH_SIZE = 20_000  # reached by doubling while the log holds more
 # The group's last event per campaign, as ``e`` (for updates the latest event decides).
@@ -50,6 +55,23 @@ def group_params(group: Group) -> dict[str, Any]:
     return {"lo": group.lo, "hi": group.hi}
 
 
+class Statement:
+    """A handler statement over a group's events, composed once per staging table."""
+
+    def __init__(self, template: sql.SQL, names: dict[str, sql.Composable]) -> None:
+        self._template = template
+        self._names = names
+        self._composed: dict[str | None, sql.Composed] = {}
+
+    def run(self, cur: Cursor[Any], group: Group) -> None:
+        composed = self._composed.get(group.staged)
+        if composed is None:
+            events = events_in_range(group.staged)
+            composed = self._template.format(**self._names, events=events)
+            self._composed[group.staged] = composed
+        cur.execute(composed, group_params(group))
+
+
 class Projector:
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
@@ -58,20 +80,21 @@ class Projector:
         self.schema = schema
         self.handlers: dict[str, Handler] = {}
 
-    def sql(self, template: str) -> sql.Composed:
+    def sql(self, template: str) -> Statement:
         """Format ``template``: {table} names (without ``rm_``), {events} (the group's
         events as ``e``, state in ``e.j``) and the decoded fields of ``FIELDS``."""
-        names = {name.removeprefix("rm_"): table(name, self.schema) for name in self.tables}
-        return sql.SQL(template).format(**names, **FIELDS, events=EVENTS_IN_RANGE)
+        names: dict[str, sql.Composable] = {
+            name.removeprefix("rm_"): table(name, self.schema) for name in self.tables
+        }
+        return Statement(sql.SQL(template), {**names, **FIELDS})
 
     def statements(self, *templates: str) -> Handler:
         """A handler that runs these statements, in order, over the group."""
         composed = [self.sql(template) for template in templates]
 
         def handle(cur: Cursor[Any], group: Group) -> None:
-            params = group_params(group)
             for statement in composed:
-                cur.execute(statement, params)
+                statement.run(cur, group)
 
         return handle
 
@@ -80,7 +103,7 @@ class Projector:
             handler = self.handlers.get(group.type)
             if handler is not None:
                 handler(cur, group)
-        self.after_batch(cur, Group("", groups[0].lo, groups[-1].hi))
+        self.after_batch(cur, Group("", groups[0].lo, groups[-1].hi, groups[0].staged))
 
     def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
         """Hook for per-batch derived columns over the positions ``batch`` spans
@@ -126,7 +149,10 @@ class ProjectionSet:
         in one transaction; with ``ahead``, start reading the next window on its
         connection while this batch is applied."""
         limit = limit or self.batch_size
+        outermost = conn.info.transaction_status == TransactionStatus.IDLE
         with conn.transaction(), conn.cursor() as cur:
+            if outermost:
+                cur.execute(ASYNC_COMMIT)
             positions = self.lock_positions(cur)
             after = min(positions.values())
             window = ahead.take(after, upto) if ahead is not None else None
@@ -164,7 +190,11 @@ class ProjectionSet:
         (used from the second batch on, so a short catch-up never opens it)."""
         total, limit = 0, self.batch_size
         self.batch_sizes = []
-        with ReadAhead(read_ahead) if read_ahead is not None else nullcontext() as ahead:
+        # Inside an outer transaction (verify, a rebuild's top-up) the batch would keep
+        # read-ahead tables locked until it ends: the reader only reads there.
+        stage_ahead = conn.info.transaction_status == TransactionStatus.IDLE
+        reader = ReadAhead(read_ahead, stage_ahead) if read_ahead is not None else nullcontext()
+        with reader as ahead:
             while True:
                 batch = self.run_batch(conn, upto, limit, ahead)
                 if batch.done is None:

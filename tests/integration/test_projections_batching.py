@@ -14,12 +14,14 @@ from psycopg import sql
 
 from application.database import open_pool
 from domain.errors import DomainError
+from projections.events import read_ahead_tables
 from projections.projector import ProjectionSet
 from projections.read_ahead import ReadAhead, from_pool
 from projections.rebuild import _tables, drop_schema, table_differences
 from projections.registry import PROJECTORS, build_projectors
 from projections.runner import ProjectionRunner
 from projections.schema import POSITIONS, read_model_ddl, table
+from tests.drive import finish_run
 from tests.integration.test_projections_rebuild import members, run_step, steps
 from tests.projection_helpers import create_campaign
 
@@ -125,3 +127,74 @@ def test_a_catch_up_reads_in_line_when_the_pool_has_no_second_connection(pool, d
             drop_schema(conn, expected)
             drop_schema(conn, in_line)
     assert differences == dict.fromkeys(differences, 0)
+
+
+def test_a_window_read_ahead_is_staged_by_the_reading_connection(pool, store, commands):  # type: ignore[no-untyped-def]
+    start = store.max_position()
+    campaign_id = create_campaign(commands, pool, uuid4(), [{"plan": f"p{i}"} for i in range(30)])
+    finish_run(store, campaign_id)
+    with ReadAhead(pool.connection) as ahead:
+        ahead.submit(start, 20, upto=None)
+        first = ahead.take(start, upto=None)
+        ahead.submit(start, 20, upto=None)
+        second = ahead.take(start, upto=None)
+    assert first is not None
+    assert second is not None
+    assert first.staged is not None
+    assert second.staged is not None
+    assert first.staged != second.staged  # two tables in turn
+    with pool.connection() as conn:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(second.staged))
+        staged = conn.execute(query).fetchone()[0]  # type: ignore[index]
+    assert staged == second.batch.read > 0
+    assert {g.staged for g in second.groups} == {second.staged}
+
+
+def test_a_catch_up_inside_a_transaction_reads_ahead_without_staging_there(pool, store, commands):  # type: ignore[no-untyped-def]
+    # Batches as savepoints keep what they read locked until the transaction ends, so the
+    # reader must not empty a table for the next window: it only reads (else: a deadlock).
+    start = store.max_position()
+    campaign_id = create_campaign(commands, pool, uuid4(), [{"plan": f"p{i}"} for i in range(30)])
+    finish_run(store, campaign_id)
+    expected = project(pool, start, batch_size=1, max_batch_size=1)
+    schema = f"rm_batching_{uuid4().hex[:8]}"
+    names = list(PROJECTORS)
+    try:
+        with pool.connection() as conn:
+            with conn.transaction():
+                for statement in read_model_ddl(schema, [POSITIONS, *_tables(names)]):
+                    conn.execute(statement)
+            projections = ProjectionSet(
+                build_projectors(schema, names), schema=schema, batch_size=2, max_batch_size=4
+            )
+            with conn.transaction(), conn.cursor() as cur:
+                projections.lock_positions(cur)
+                projections.set_position(cur, start)
+                projections.catch_up_on(conn, read_ahead=from_pool(pool))
+            assert len(projections.batch_sizes) > 3  # several windows were read ahead
+            differences = {
+                name: table_differences(conn, name, expected, schema, None)
+                for name in _tables(names)
+            }
+    finally:
+        with pool.connection() as conn:
+            drop_schema(conn, expected)
+            drop_schema(conn, schema)
+    assert differences == dict.fromkeys(differences, 0)
+
+
+def test_read_ahead_tables_of_backends_that_are_gone_are_dropped(pool):  # type: ignore[no-untyped-def]
+    gone = sql.Identifier("nudgescribe_stage_2147483000_a")  # no backend has this pid
+    with pool.connection() as conn:
+        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (id bigint)").format(gone))
+        conn.commit()
+        with conn.cursor() as cur:
+            mine = read_ahead_tables(cur, 2)
+        conn.commit()
+        left = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'nudgescribe_stage_%%'"
+            " AND relnamespace = current_schema()::regnamespace"
+        ).fetchall()
+    names = {name for (name,) in left}
+    assert "nudgescribe_stage_2147483000_a" not in names
+    assert set(mine) <= names

@@ -12,12 +12,14 @@ type, as position ranges) from the staging table, set-based.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 from psycopg import Cursor, sql
 
-from projections import staging
+from projections import folding, staging
 from projections.decoding import datetime_iso, integer, state_jsonb, text, uuid_hex
+from projections.interpreter import collector_paused
 
 EVENTS_TABLE = "nudgescribe_events"
 CHANNEL = "nudgescribe_events"
@@ -30,13 +32,12 @@ class Group:
     type: str  # the event class name, e.g. "RunStarted"
     lo: int
     hi: int
-    staged: str | None = None  # the read-ahead table holding them (None: the session's)
 
     def after(self, position: int) -> Group | None:
         """The part of the group after ``position`` (None if nothing is left)."""
         if self.hi <= position:
             return None
-        return replace(self, lo=max(self.lo, position + 1))
+        return Group(self.type, max(self.lo, position + 1), self.hi)
 
 
 # Each batch is parsed once, into a session-private staging table the handlers read.
@@ -49,13 +50,29 @@ BATCH_TABLE = sql.Identifier("pg_temp", "rm_staged")
 _STAGED_COLUMNS = (
     "(id bigint PRIMARY KEY, cid uuid NOT NULL, type text NOT NULL, ts timestamptz NOT NULL,"
     " run int, key text, mid uuid, content text, decision text, source uuid, reason text,"
-    " j jsonb, segments jsonb)"
+    " j jsonb, segments jsonb, n int NOT NULL DEFAULT 1)"
 )
 _EXTERNAL = "ALTER COLUMN j SET STORAGE EXTERNAL, ALTER COLUMN segments SET STORAGE EXTERNAL"
+# A window's message events folded per message row (``projections.folding``), one table
+# beside each staging table; ``w`` tells windows apart where batches share a transaction.
+PATCH_TABLE = sql.Identifier("pg_temp", "rm_staged_patches")
+_PATCH_COLUMNS = (
+    "(w bigint NOT NULL, cid uuid NOT NULL, run int NOT NULL, key text, ins bool NOT NULL,"
+    " must bool NOT NULL, i_mid uuid, i_content text, i_origin text, i_source uuid,"
+    " i_status text, i_review text, i_stage text, i_reason text, i_archived_at timestamptz,"
+    " i_created_at timestamptz, i_published_at timestamptz, upd bool NOT NULL,"
+    " p_content text, p_regenerated bool NOT NULL, p_status text, p_review text,"
+    " p_stage text, p_published_at timestamptz, a_archived bool NOT NULL,"
+    " a_orphaned bool NOT NULL, a_reason text, a_ts timestamptz)"
+)
+# A run-level archive reaches the rows of its run that have no patch: one probe each.
+_PATCH_INDEX = "CREATE INDEX ON %s (cid, run, key)"
 STAGE_TABLE = sql.SQL(
     "DO $$ BEGIN IF to_regclass('pg_temp.rm_staged') IS NULL THEN"
     f" CREATE TEMP TABLE rm_staged {_STAGED_COLUMNS} ON COMMIT DELETE ROWS;"
-    f" ALTER TABLE rm_staged {_EXTERNAL}; END IF; END $$"
+    f" ALTER TABLE rm_staged {_EXTERNAL};"
+    f" CREATE TEMP TABLE rm_staged_patches {_PATCH_COLUMNS} ON COMMIT DELETE ROWS;"
+    f" {_PATCH_INDEX % 'rm_staged_patches'}; END IF; END $$"
 )
 # The message events (most of the log) are read from these columns only; their state is
 # not kept. Every other event keeps its state in ``j`` for its handlers.
@@ -90,27 +107,30 @@ _SLIM = (
     " 'new_count', jsonb_array_length(e.j -> 'new'),"
     " 'orphaned_count', jsonb_array_length(e.j -> 'orphaned')) ELSE e.j END"
 )
-# A batch is a window of positions, (after, end]: one range scan of the log's index, never
-# sorted and never more than ``end - after`` rows whatever the planner believes. The
-# statement also says whether the log holds anything after the window, in the same
-# snapshot: if it does, every position in the window has committed or rolled back for
-# good (appends commit in position order), so the window is done even where it held gaps.
-# The campaign id comes as its 16 bytes, which is what the staging COPY sends.
-# ``head`` (the last position up to the bound) says how much more is waiting.
+# A batch is a window of positions, (after, end]: one range scan of the log's index,
+# never more than ``end - after`` rows whatever the planner believes. The rows come in
+# the order the scan finds them (the client sorts them: in the heap's order, which for an
+# appended log is nearly theirs, sorting costs it little, where the server chose a sort
+# that spilled to disk for large windows). The statement also says whether the log holds
+# anything after the window, in the same snapshot: if it does, every position in the
+# window has committed or rolled back for good (appends commit in position order), so the
+# window is done even where it held gaps. The campaign id comes as its 16 bytes, which is
+# what the staging COPY sends. ``head`` (the last position up to the bound) says how much
+# more is waiting.
 _READ = sql.SQL(
     "SELECT p.head, r.notification_id, uuid_send(r.originator_id), r.topic, r.state"
     " FROM (SELECT (SELECT max(notification_id) FROM {events}"
     " WHERE notification_id <= %(upto)s) AS head) AS p LEFT JOIN LATERAL"
     " (SELECT notification_id, originator_id, topic, state FROM {events}"
-    " WHERE notification_id > %(after)s AND notification_id <= %(end)s"
-    " ORDER BY notification_id) AS r ON TRUE"
+    " WHERE notification_id > %(after)s AND notification_id <= %(end)s) AS r ON TRUE"
 ).format(events=sql.Identifier(EVENTS_TABLE))
+_POSITION = itemgetter(1)
 
 
-def stage_in_sql(events: sql.Composable, into: sql.Composable = BATCH_TABLE) -> sql.Composed:
+def stage_in_sql(events: sql.Composable) -> sql.Composed:
     """The statement staging the events at positions ``%s`` of the log table ``events``
-    into ``into`` with the server-side decoders (for the events the client does not
-    stage, see ``projections.staging``)."""
+    with the server-side decoders (for the events the client does not stage, see
+    ``projections.staging``)."""
     return sql.SQL(
         "INSERT INTO {batch} (id, cid, type, {columns}, j, segments)"
         " SELECT e.id, e.cid, e.type, {values}, {slim}, e.j -> 'segments'"
@@ -118,7 +138,7 @@ def stage_in_sql(events: sql.Composable, into: sql.Composable = BATCH_TABLE) -> 
         " substring(r.topic FROM '[^.]*$') AS type, {state} AS j FROM {events} AS r"
         " WHERE r.notification_id = ANY(%s) OFFSET 0) AS e"
     ).format(
-        batch=into,
+        batch=BATCH_TABLE,
         events=events,
         columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
         values=sql.SQL(", ").join(map(sql.SQL, COLUMNS.values())),  # type: ignore[arg-type]
@@ -127,25 +147,19 @@ def stage_in_sql(events: sql.Composable, into: sql.Composable = BATCH_TABLE) -> 
     )
 
 
-def _copy_into(table: sql.Composable) -> sql.Composed:
-    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, staging.COLUMNS))
-    )
+COPY_STAGED = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    BATCH_TABLE, sql.SQL(", ").join(map(sql.Identifier, staging.COLUMNS))
+)
+_COPY_PATCHES = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    PATCH_TABLE, sql.SQL(", ").join(map(sql.Identifier, folding.PATCH_COLUMNS))
+)
+_STAGE_IN_SQL = stage_in_sql(sql.Identifier(EVENTS_TABLE))
 
 
-COPY_STAGED = _copy_into(BATCH_TABLE)
-
-
-def staged_table(staged: str | None) -> sql.Composable:
-    """Where a group's events are staged: the session's temp table, or a read-ahead one."""
-    return BATCH_TABLE if staged is None else sql.Identifier(staged)
-
-
-def events_in_range(staged: str | None) -> sql.Composed:
-    """The events of one group: its position range of the staged batch."""
-    return sql.SQL("(SELECT * FROM {} b WHERE b.id BETWEEN %(lo)s AND %(hi)s)").format(
-        staged_table(staged)
-    )
+# The events of one group: its position range of the staged batch.
+EVENTS_IN_RANGE = sql.SQL("(SELECT * FROM {} b WHERE b.id BETWEEN %(lo)s AND %(hi)s)").format(
+    BATCH_TABLE
+)
 
 
 @dataclass(frozen=True)
@@ -174,14 +188,22 @@ class Window:
     copy_rows: list[bytes]  # message events parsed by the client, as binary COPY rows
     in_sql: list[int]  # the other positions, parsed by the server when staged
     head: int  # the last position of the log (up to the bound) in the same snapshot
-    staged: str | None = None  # already staged in this read-ahead table (committed)
+    read: int  # how many events it holds
+    fold: folding.Fold | None  # the message events folded (None: apply them by group)
+    messages: list[tuple[int, bytes, str, object]]  # (position, campaign, type, state)
+
+    def unfolded(self) -> Window:
+        """The window for applying its message events group by group: staged in full."""
+        if self.fold is None:
+            return self
+        copy_rows, in_sql = _in_full(self.messages, self.in_sql)
+        return replace(self, copy_rows=copy_rows, in_sql=in_sql, fold=None)
 
     @property
     def batch(self) -> Batch:
         more = self.head > self.end
         done = self.end if more else self.groups[-1].hi if self.groups else None
-        read = len(self.copy_rows) + len(self.in_sql)
-        return Batch(self.groups, read, done, self.head - self.end if more else 0)
+        return Batch(self.groups, self.read, done, self.head - self.end if more else 0)
 
 
 MAX_POSITION = 2**63 - 1
@@ -193,10 +215,18 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     end = min(bound, after + limit)
     params = {"after": after, "end": end, "upto": bound}
     rows = cur.execute(_READ, params, binary=True).fetchall()  # the states as raw bytes
-    copy_rows: list[bytes] = []
-    in_sql: list[int] = []
+    if len(rows) > 1:
+        rows.sort(key=_POSITION)
+    with collector_paused():
+        return _parse(after, end, upto, rows)
+
+
+def _parse(after: int, end: int, upto: int | None, rows: list[Any]) -> Window:
+    in_sql: list[int] = []  # the events the server parses when staged
     runs: list[list[Any]] = []  # [type, first position, last position] per run of one type
     types: dict[str, str] = {}  # topic -> event class name
+    events: list[tuple[bytes, str, staging.Message | None]] = []  # for the fold
+    raw: list[tuple[int, bytes, str, object]] = []  # the message events, as read
     for _, position, campaign_id, topic, state in rows:
         if position is None:  # the window is empty (the LEFT JOIN's one row)
             break
@@ -205,72 +235,72 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
             runs[-1][2] = position
         else:
             runs.append([type_name, position, position])
+        message = None
         if type_name in _STAGED_BY_CLIENT:
-            try:
-                copy_rows.append(staging.message_row(position, campaign_id, type_name, state))
-                continue
+            state = staging.decode(state)
+            raw.append((position, campaign_id, type_name, state))
+            try:  # noqa: SIM105 (contextlib.suppress costs more, once per event)
+                message = staging.parse_event(position, campaign_id, type_name, state, True)
             except staging.NotStageable:
                 pass
-        in_sql.append(position)
+        else:
+            in_sql.append(position)
+        events.append((campaign_id, type_name, message))
     groups = [Group(*run) for run in runs]
-    return Window(after, end, upto, groups, copy_rows, in_sql, rows[0][0] or 0)
+    try:
+        folded: folding.Fold | None = folding.fold(after, events)
+    except folding.NotFoldable:
+        folded = None
+    if folded is not None:  # what the other statements read of the message events
+        parsed = [message for _, _, message in events if message is not None]
+        copy_rows = _alike(parsed, groups)
+    else:
+        copy_rows, in_sql = _in_full(raw, in_sql)
+    head = rows[0][0] or 0
+    return Window(after, end, upto, groups, copy_rows, in_sql, head, len(events), folded, raw)
 
 
-def _stage_into(cur: Cursor[Any], window: Window, table: sql.Composable) -> None:
-    if window.copy_rows:
-        copy_into = COPY_STAGED if table is BATCH_TABLE else _copy_into(table)
-        with cur.copy(copy_into) as copy:
-            copy.write(staging.copy_data(window.copy_rows))
-    if window.in_sql:
-        cur.execute(stage_in_sql(sql.Identifier(EVENTS_TABLE), table), (window.in_sql,))
+def _in_full(
+    messages: list[tuple[int, bytes, str, object]], in_sql: list[int]
+) -> tuple[list[bytes], list[int]]:
+    """Every field of the message events, for the statements applying them group by
+    group: COPY rows, and the positions left to the server beside ``in_sql``."""
+    copy_rows, left = [], list(in_sql)
+    for message in messages:
+        try:
+            copy_rows.append(staging.event_row(*message))
+        except staging.NotStageable:
+            left.append(message[0])
+    return copy_rows, sorted(left)
+
+
+def _alike(messages: list[staging.Message], groups: list[Group]) -> list[bytes]:
+    """Staged rows of a folded window's message events: one per group, campaign, run,
+    reason and whether a segment key is given (``staging.encode_events``)."""
+    starts = [group.lo for group in groups]
+    buckets: dict[tuple[Any, ...], list[Any]] = {}  # -> [first, count, last time]
+    group = 0
+    for m in messages:
+        while group + 1 < len(starts) and starts[group + 1] <= m.position:
+            group += 1
+        key = (group, m.cid, m.run, m.key is None, m.reason)
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [m, 1, m.ts]
+        else:
+            bucket[1] += 1
+            bucket[2] = max(bucket[2], m.ts)
+    return [staging.encode_events(*bucket) for bucket in buckets.values()]
 
 
 def stage(cur: Cursor[Any], window: Window) -> None:
-    """Stage a window for the handlers (inside the batch's transaction), unless it was
-    staged ahead."""
-    if window.staged is None:
-        cur.execute(STAGE_TABLE)
-        _stage_into(cur, window, BATCH_TABLE)
-
-
-# A read-ahead connection stages the windows it reads into tables of its own, so parsing
-# into rows costs the batch's backend nothing. They are unlogged (a crash empties them,
-# which is all they ever need), never vacuumed (emptied by TRUNCATE before each use) and
-# named by the backend's pid, so two processes never share one; tables of backends that
-# are gone are dropped when a reader creates its own.
-_READ_AHEAD_PREFIX = "nudgescribe_stage_"
-_CLEAN_UP = sql.SQL(
-    "DO $$ DECLARE t regclass; BEGIN FOR t IN SELECT c.oid FROM pg_class c"
-    " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
-    " AND c.relname ~ '^{prefix}[0-9]+_[a-z]$' AND substring(c.relname FROM '[0-9]+')::int"
-    " NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)"
-    " LOOP EXECUTE format('DROP TABLE IF EXISTS %s', t); END LOOP; END $$"
-).format(prefix=sql.SQL(_READ_AHEAD_PREFIX))
-
-
-def read_ahead_tables(cur: Cursor[Any], count: int) -> list[str]:
-    """Create (if need be) ``count`` staging tables of this connection's backend."""
-    names = [
-        f"{_READ_AHEAD_PREFIX}{cur.connection.info.backend_pid}_{chr(97 + i)}" for i in range(count)
-    ]
-    cur.execute(_CLEAN_UP)
-    for name in names:
-        cur.execute(
-            sql.SQL(
-                "CREATE UNLOGGED TABLE IF NOT EXISTS {} "
-                + _STAGED_COLUMNS
-                + " WITH (autovacuum_enabled = false)"
-            ).format(sql.Identifier(name))
-        )
-        cur.execute(sql.SQL("ALTER TABLE {} " + _EXTERNAL).format(sql.Identifier(name)))
-    return names
-
-
-def stage_ahead(cur: Cursor[Any], window: Window, table: str) -> Window:
-    """Stage ``window`` into the read-ahead table ``table`` (emptied first), on the
-    reading connection; the batch that takes it reads its groups from there once the
-    reader commits."""
-    cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
-    _stage_into(cur, window, sql.Identifier(table))
-    groups = [replace(group, staged=table) for group in window.groups]
-    return replace(window, groups=groups, staged=table)
+    """Stage a window for the handlers (inside the batch's transaction)."""
+    cur.execute(STAGE_TABLE)
+    if window.fold is not None and window.fold.copy_rows:
+        with cur.copy(_COPY_PATCHES) as copy:
+            copy.write(staging.copy_data(window.fold.copy_rows))
+    if window.copy_rows:
+        with cur.copy(COPY_STAGED) as copy:
+            copy.write(staging.copy_data(window.copy_rows))
+    if window.in_sql:
+        cur.execute(_STAGE_IN_SQL, (window.in_sql,))

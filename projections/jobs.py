@@ -41,7 +41,7 @@ def _progress(column: str, phase: str, which: str, offset: int) -> str:
     # Regenerations after a run completed (or while it is Failed) are not job progress.
     return (
         f"UPDATE {{jobs}} j SET {column} = j.{column} + u.n, phase = '{phase}'"
-        f" FROM (SELECT e.cid, {{run}} + {offset} AS rn, count(*) AS n FROM {{events}} AS e"
+        f" FROM (SELECT e.cid, {{run}} + {offset} AS rn, sum(e.n) AS n FROM {{events}} AS e"
         f" WHERE {which} GROUP BY 1, 2) AS u WHERE j.campaign_id = u.cid AND j.run_number = u.rn"
         " AND j.phase NOT IN ('Completed', 'Failed')"
     )

@@ -10,7 +10,14 @@ regenerated is Ready for review, so it awaits approval too).
 
 from __future__ import annotations
 
-from projections.projector import Handler, Projector
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Cursor
+
+from projections.events import Group
+from projections.folding import FOLDED, Fold
+from projections.projector import Handler, Projector, whole
 
 # One event per message: the group's last (its state replaces the previous one).
 _PER_MESSAGE = (
@@ -96,6 +103,50 @@ _DERIVE = (
 )
 
 
+# A window's message events folded per row (``projections.folding``): the run-level
+# archives reach the rows the window does not touch, the patches change the rows that
+# existed, the rows that did not are inserted, and the campaigns whose status follows
+# their messages at the window's end are derived.
+_ARCHIVE_FOLDED = (
+    "archive_reason = CASE WHEN NOT p.a_archived THEN m.archive_reason"
+    " WHEN m.archive_reason IS NULL THEN p.a_reason WHEN p.a_orphaned THEN 'orphaned'"
+    " ELSE m.archive_reason END, archived_at = COALESCE(m.archived_at, p.a_ts)"
+)
+_FOLDED_RUN_ARCHIVES = (
+    f"UPDATE {{messages}} m SET {_ARCHIVE_FOLDED} FROM {{patches}} p"
+    " WHERE p.w = %(w)s AND p.key IS NULL AND m.campaign_id = p.cid"
+    " AND m.run_number = p.run AND NOT EXISTS (SELECT 1 FROM {patches} q WHERE q.w = %(w)s"
+    " AND q.cid = m.campaign_id AND q.run = m.run_number AND q.key = m.segment_key)"
+)
+_FOLDED_PATCHES = (
+    "UPDATE {messages} m SET content = COALESCE(p.p_content, m.content),"
+    " origin = CASE WHEN p.p_regenerated THEN 'generated' ELSE m.origin END,"
+    " copied_from_message_id ="
+    " CASE WHEN p.p_regenerated THEN NULL ELSE m.copied_from_message_id END,"
+    " status = COALESCE(p.p_status, m.status),"
+    " review_status = COALESCE(p.p_review, m.review_status),"
+    " approval_stage = COALESCE(p.p_stage, m.approval_stage),"
+    f" published_at = COALESCE(p.p_published_at, m.published_at), {_ARCHIVE_FOLDED}"
+    " FROM {patches} p WHERE p.w = %(w)s AND p.upd AND p.key IS NOT NULL"
+    " AND m.campaign_id = p.cid AND m.run_number = p.run AND m.segment_key = p.key"
+)
+_FOLDED_INSERTS = (
+    "INSERT INTO {messages} (campaign_id, run_number, segment_key, message_id, segment,"
+    " customer_count, content, origin, copied_from_message_id, status, review_status,"
+    " approval_stage, archive_reason, archived_at, created_at, published_at)"
+    " SELECT p.cid, p.run, p.key, p.i_mid, s.segment_values, s.customer_count, p.i_content,"
+    " p.i_origin, p.i_source, p.i_status, p.i_review, p.i_stage, p.i_reason,"
+    " p.i_archived_at, p.i_created_at, p.i_published_at FROM {patches} p"
+    " LEFT JOIN {run_segments} s"
+    " ON s.campaign_id = p.cid AND s.run_number = p.run AND s.segment_key = p.key"
+    " WHERE p.w = %(w)s AND p.ins AND (p.must OR NOT EXISTS (SELECT 1 FROM {messages} m"
+    " WHERE m.campaign_id = p.cid AND m.run_number = p.run AND m.segment_key = p.key))"
+)
+_FOLDED_DERIVE = _DERIVE.replace(
+    "c.campaign_id IN (SELECT e.cid FROM {events} AS e)", "c.campaign_id = ANY(%(derive)s)"
+)
+
+
 class MessageHandlers(Projector):
     def add_message_handlers(self) -> None:
         templates: dict[str, list[str]] = {
@@ -116,3 +167,33 @@ class MessageHandlers(Projector):
             for name, steps in templates.items()
         }
         self.handlers.update(handlers)
+        self._folded = {
+            name: self.sql(template)
+            for name, template in (
+                ("run_archives", _FOLDED_RUN_ARCHIVES),
+                ("updates", _FOLDED_PATCHES),
+                ("inserts", _FOLDED_INSERTS),
+                ("derive", _FOLDED_DERIVE),
+            )
+        }
+
+    def apply(self, cur: Cursor[Any], groups: Sequence[Group], fold: Fold | None = None) -> None:
+        if fold is None:
+            super().apply(cur, groups)
+            return
+        # The other events first, in order: none of their statements reads message rows
+        # (a message's insert reads its run's segments, which its run's start wrote).
+        for group in groups:
+            handler = self.handlers.get(group.type)
+            if handler is not None and group.type not in FOLDED:
+                handler(cur, group)
+        window, params = whole(groups), fold.params()
+        for name, wanted in (
+            ("run_archives", fold.run_archives),
+            ("updates", fold.updates),
+            ("inserts", fold.inserts),
+            ("derive", bool(fold.derive)),
+        ):
+            if wanted:
+                self._folded[name].run(cur, window, params)
+        self.after_batch(cur, window)

@@ -33,7 +33,15 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from projections.decoding import FIELDS
-from projections.events import Batch, Group, events_in_range, read_window, stage
+from projections.events import (
+    EVENTS_IN_RANGE,
+    PATCH_TABLE,
+    Batch,
+    Group,
+    read_window,
+    stage,
+)
+from projections.folding import Fold
 from projections.read_ahead import Connect, ReadAhead, from_pool
 from projections.schema import POSITIONS, table
 
@@ -56,20 +64,19 @@ def group_params(group: Group) -> dict[str, Any]:
 
 
 class Statement:
-    """A handler statement over a group's events, composed once per staging table."""
+    """A handler statement over a group's events (the staged batch's position range)."""
 
-    def __init__(self, template: sql.SQL, names: dict[str, sql.Composable]) -> None:
-        self._template = template
-        self._names = names
-        self._composed: dict[str | None, sql.Composed] = {}
+    def __init__(self, composed: sql.Composed) -> None:
+        self.composed = composed
 
-    def run(self, cur: Cursor[Any], group: Group) -> None:
-        composed = self._composed.get(group.staged)
-        if composed is None:
-            events = events_in_range(group.staged)
-            composed = self._template.format(**self._names, events=events)
-            self._composed[group.staged] = composed
-        cur.execute(composed, group_params(group))
+    def run(self, cur: Cursor[Any], group: Group, params: dict[str, Any] | None = None) -> None:
+        """Run over ``group`` (with ``params`` beside its position range)."""
+        cur.execute(self.composed, {**group_params(group), **(params or {})})
+
+
+def whole(groups: Sequence[Group]) -> Group:
+    """The positions ``groups`` span, as one group."""
+    return Group("", groups[0].lo, groups[-1].hi)
 
 
 class Projector:
@@ -86,7 +93,9 @@ class Projector:
         names: dict[str, sql.Composable] = {
             name.removeprefix("rm_"): table(name, self.schema) for name in self.tables
         }
-        return Statement(sql.SQL(template), {**names, **FIELDS})
+        return Statement(
+            sql.SQL(template).format(**names, **FIELDS, events=EVENTS_IN_RANGE, patches=PATCH_TABLE)
+        )
 
     def statements(self, *templates: str) -> Handler:
         """A handler that runs these statements, in order, over the group."""
@@ -98,12 +107,14 @@ class Projector:
 
         return handle
 
-    def apply(self, cur: Cursor[Any], groups: Sequence[Group]) -> None:
+    def apply(self, cur: Cursor[Any], groups: Sequence[Group], fold: Fold | None = None) -> None:
+        """Apply ``groups`` in order (``fold``: the window's message events folded, for a
+        projector that writes message rows; given only when ``groups`` is the whole window)."""
         for group in groups:
             handler = self.handlers.get(group.type)
             if handler is not None:
                 handler(cur, group)
-        self.after_batch(cur, Group("", groups[0].lo, groups[-1].hi, groups[0].staged))
+        self.after_batch(cur, whole(groups))
 
     def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
         """Hook for per-batch derived columns over the positions ``batch`` spans
@@ -119,8 +130,10 @@ class ProjectionSet:
         schema: str | None = None,
         batch_size: int = BATCH_SIZE,
         max_batch_size: int = MAX_BATCH_SIZE,
+        fold_messages: bool = True,
     ) -> None:
         self.projectors = list(projectors)
+        self.fold_messages = fold_messages  # False: message events by group (tests compare)
         self.names = [p.name for p in self.projectors]
         self.batch_size = batch_size
         self.max_batch_size = max(batch_size, max_batch_size)
@@ -161,15 +174,15 @@ class ProjectionSet:
             batch = window.batch
             if ahead is not None and batch.more and batch.done is not None:
                 ahead.submit(batch.done, self.next_limit(batch, limit), upto)
+            # The fold covers the whole window: with a projector already past part of it
+            # (rebuilt alone), every projector applies it group by group.
+            if not (self.fold_messages and max(positions.values()) == after):
+                window = window.unfolded()
             stage(cur, window)
             for projector in self.projectors:
-                mine = [
-                    g
-                    for g in (group.after(positions[projector.name]) for group in batch.groups)
-                    if g
-                ]
+                mine = [g for g in (g.after(positions[projector.name]) for g in batch.groups) if g]
                 if mine:
-                    projector.apply(cur, mine)
+                    projector.apply(cur, mine, window.fold)
             if batch.done is not None:
                 self.set_position(cur, batch.done)
             return batch
@@ -190,11 +203,7 @@ class ProjectionSet:
         (used from the second batch on, so a short catch-up never opens it)."""
         total, limit = 0, self.batch_size
         self.batch_sizes = []
-        # Inside an outer transaction (verify, a rebuild's top-up) the batch would keep
-        # read-ahead tables locked until it ends: the reader only reads there.
-        stage_ahead = conn.info.transaction_status == TransactionStatus.IDLE
-        reader = ReadAhead(read_ahead, stage_ahead) if read_ahead is not None else nullcontext()
-        with reader as ahead:
+        with ReadAhead(read_ahead) if read_ahead is not None else nullcontext() as ahead:
             while True:
                 batch = self.run_batch(conn, upto, limit, ahead)
                 if batch.done is None:

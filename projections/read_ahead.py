@@ -22,7 +22,8 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from projections.events import Window, read_ahead_tables, read_window, stage_ahead
+from projections.events import Window, read_window
+from projections.interpreter import quick_thread_switches
 
 Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 # How long read-ahead waits for a pooled connection before reading in line instead.
@@ -35,11 +36,8 @@ def from_pool(pool: ConnectionPool[Any]) -> Connect:
 
 
 class ReadAhead:
-    def __init__(self, connect: Connect, stage: bool = True) -> None:
+    def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        self._stage = stage  # stage windows on the reading connection too
-        self._tables: list[str] = []
-        self._next_table = 0
         self._resources = ExitStack()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: Connection[Any] | None = None
@@ -51,6 +49,7 @@ class ReadAhead:
         if self._unavailable:
             return
         if self._executor is None:
+            self._resources.enter_context(quick_thread_switches())
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="projections-read-ahead")
         self._pending = self._executor.submit(self._read, after, limit, upto)
 
@@ -72,16 +71,7 @@ class ReadAhead:
                 self._unavailable = True
                 return None
         with self._conn.transaction(), self._conn.cursor() as cur:
-            window = read_window(cur, after, limit, upto)
-            if not self._stage:
-                return window
-            if not self._tables:
-                self._tables = read_ahead_tables(cur, 2)
-            # Two tables in turn: the batch before the one this window is for has
-            # committed, so nothing reads the table emptied here.
-            table = self._tables[self._next_table]
-            self._next_table = 1 - self._next_table
-            return stage_ahead(cur, window, table)
+            return read_window(cur, after, limit, upto)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -20,6 +20,7 @@ import re
 import struct
 from datetime import UTC, datetime
 from functools import cache
+from typing import NamedTuple
 
 import orjson
 
@@ -36,6 +37,7 @@ COLUMNS = (
     "decision",
     "source",
     "reason",
+    "n",
 )
 _INT4 = range(-(2**31), 2**31)
 
@@ -51,10 +53,12 @@ _INT4_FIELD = struct.Struct(">ii")  # length 4, value
 _LENGTH = struct.Struct(">i")
 _UUID_LENGTH = _LENGTH.pack(16)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz: microseconds since then
+_fromisoformat = datetime.fromisoformat
+_loads, _JSONDecodeError = orjson.loads, orjson.JSONDecodeError
 
 
 def copy_data(rows: list[bytes]) -> bytes:
-    """The whole binary COPY stream of ``rows`` (from ``message_row``)."""
+    """The whole binary COPY stream of ``rows`` (each its field count and fields)."""
     return b"".join((COPY_HEADER, *rows, COPY_TRAILER))
 
 
@@ -62,20 +66,28 @@ class NotStageable(Exception):
     """The event is left to the server-side decoders."""
 
 
-def _text(value: object) -> bytes:
+class Message(NamedTuple):
+    """A message event as parsed by the client: the staged columns' Python values."""
+
+    position: int
+    cid: bytes  # the campaign id's 16 bytes
+    type: str
+    ts: int  # microseconds since 2000-01-01 UTC (PostgreSQL's timestamptz)
+    run: int | None
+    key: str | None
+    mid: bytes | None  # 16 bytes
+    content: str | None
+    decision: str | None
+    source: bytes | None  # 16 bytes
+    reason: str | None
+
+
+def _text(value: object) -> str | None:
     if value is None:
-        return _NULL
+        return None
     if type(value) is not str:
         raise NotStageable
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    data = value.encode()
-    return _LENGTH.pack(len(data)) + data
-
-
-@cache
-def _type_field(type_name: str) -> bytes:
-    return _text(type_name)
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 def _transcoded(value: object, expected: str) -> str | None:
@@ -90,17 +102,22 @@ def _transcoded(value: object, expected: str) -> str | None:
     return data
 
 
-def _uuid(value: object) -> bytes:
-    data = _transcoded(value, "uuid_hex")
-    if data is None:
-        return _NULL
+def _uuid(value: object) -> bytes | None:
+    if value is None:
+        return None
+    if type(value) is not dict or value.get("_type_") != "uuid_hex":
+        raise NotStageable
+    data = value.get("_data_")
+    # fromhex skips spaces, which uuid_in refuses: 32 characters for 16 bytes.
+    if type(data) is not str or len(data) != 32:
+        raise NotStageable
     try:
         raw = bytes.fromhex(data)
     except ValueError:
         raise NotStageable from None
-    if len(data) != 32 or len(raw) != 16:  # fromhex skips spaces, which uuid_in refuses
+    if len(raw) != 16:
         raise NotStageable
-    return _UUID_LENGTH + raw
+    return raw
 
 
 # The domain's own form of a time (``datetime.isoformat`` of an aware time): the server
@@ -109,48 +126,180 @@ def _uuid(value: object) -> bytes:
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?[+-]\d\d:\d\d")
 
 
-def _timestamp(value: object) -> bytes:
-    data = _transcoded(value, "datetime_iso")
-    if data is None or _CANONICAL_TIME.fullmatch(data) is None:
+def _timestamp(value: object) -> int:
+    if type(value) is not dict or value.get("_type_") != "datetime_iso":
+        raise NotStageable
+    data = value.get("_data_")
+    if type(data) is not str or _CANONICAL_TIME.fullmatch(data) is None:
         raise NotStageable
     try:
-        since = datetime.fromisoformat(data) - _PG_EPOCH
+        since = _fromisoformat(data) - _PG_EPOCH
     except ValueError:  # e.g. month 13
         raise NotStageable from None
-    return _INT8.pack(8, (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds)
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
-def message_row(position: int, campaign_id: bytes, type_name: str, state: bytes) -> bytes:
-    """One message event as a binary COPY row of ``COLUMNS`` (``campaign_id``: the uuid's
-    16 bytes); raises NotStageable when the SQL path must decide."""
-    try:
-        event = orjson.loads(state)
-    except orjson.JSONDecodeError:
-        raise NotStageable from None
+# Which of (message_id, content, decision, copied_from_message_id, reason) the fold of
+# ``projections.folding`` reads, by event type (it parses only those).
+_FOLD_READS = {
+    "SegmentMatched": (True, True, False, True, False),
+    "MessageGenerated": (True, True, False, False, False),
+    "MessageReviewed": (False, False, True, False, False),
+    "MessageEdited": (False, True, False, False, False),
+    "MessageRegenerationRequested": (False, False, False, False, False),
+    "MessagePublished": (False, False, False, False, False),
+    "MessageArchived": (False, False, False, False, True),
+}
+_ALL = (True, True, True, True, True)
+
+
+def parse_event(
+    position: int, campaign_id: bytes, type_name: str, event: object, for_fold: bool = False
+) -> Message:
+    """One message event's staged values from its decoded JSON state (``campaign_id``:
+    the uuid's 16 bytes); raises NotStageable when the SQL path must decide.
+    ``for_fold``: only the fields the fold reads (the others None, unchecked). Runs once
+    per event: kept to few calls."""
     if type(event) is not dict:
         raise NotStageable
     get = event.get
     run = get("run_number")
-    if run is None:
-        run_field = _NULL
-    elif type(run) is int and run in _INT4:
-        run_field = _INT4_FIELD.pack(4, run)
-    else:
+    if run is not None and (type(run) is not int or run not in _INT4):
         raise NotStageable
+    key = get("segment_key")
+    if type(key) is str:
+        if "\x00" in key:
+            key = key.replace("\x00", "\ufffd")
+    elif key is not None:
+        raise NotStageable
+    mid, content, decision, source, reason = _FOLD_READS.get(type_name, _ALL) if for_fold else _ALL
+    return Message(
+        position,
+        campaign_id,
+        type_name,
+        _timestamp(get("timestamp")),
+        run,
+        key,
+        _uuid(get("message_id")) if mid else None,
+        _text(get("content")) if content else None,
+        _text(get("decision")) if decision else None,
+        _uuid(get("copied_from_message_id")) if source else None,
+        _text(get("reason")) if reason else None,
+    )
+
+
+UNREADABLE = object()  # a state that is not JSON: the server decides
+
+
+def decode(state: bytes) -> object:
+    """An event's JSON state, decoded (``UNREADABLE`` if it is not JSON)."""
+    try:
+        return _loads(state)
+    except _JSONDecodeError:
+        return UNREADABLE
+
+
+def parse_message(
+    position: int, campaign_id: bytes, type_name: str, state: bytes, for_fold: bool = False
+) -> Message:
+    """``parse_event`` of a state as stored."""
+    return parse_event(position, campaign_id, type_name, decode(state), for_fold)
+
+
+# Binary COPY fields.
+def text_field(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    data = value.encode()
+    return _LENGTH.pack(len(data)) + data
+
+
+def uuid_field(value: bytes | None) -> bytes:
+    return _NULL if value is None else _UUID_LENGTH + value
+
+
+def timestamp_field(value: int | None) -> bytes:
+    return _NULL if value is None else _INT8.pack(8, value)
+
+
+def int4_field(value: int | None) -> bytes:
+    return _NULL if value is None else _INT4_FIELD.pack(4, value)
+
+
+def int8_field(value: int) -> bytes:
+    return _INT8.pack(8, value)
+
+
+NULL = _NULL
+
+
+def field_count(count: int) -> bytes:
+    """The start of a binary COPY row of ``count`` fields."""
+    return struct.pack(">h", count)
+
+
+BOOL_FIELDS = (_LENGTH.pack(1) + b"\x00", _LENGTH.pack(1) + b"\x01")  # false, true
+
+
+@cache
+def _type_field(type_name: str) -> bytes:
+    return text_field(type_name)
+
+
+def encode_message(m: Message) -> bytes:
+    """A parsed message event as a binary COPY row of ``COLUMNS``."""
     return b"".join(
         (
             _ROW_START,
-            _INT8.pack(8, position),
+            _INT8.pack(8, m.position),
             _UUID_LENGTH,
-            campaign_id,
-            _type_field(type_name),
-            _timestamp(get("timestamp")),
-            run_field,
-            _text(get("segment_key")),
-            _uuid(get("message_id")),
-            _text(get("content")),
-            _text(get("decision")),
-            _uuid(get("copied_from_message_id")),
-            _text(get("reason")),
+            m.cid,
+            _type_field(m.type),
+            _INT8.pack(8, m.ts),
+            int4_field(m.run),
+            text_field(m.key),
+            uuid_field(m.mid),
+            text_field(m.content),
+            text_field(m.decision),
+            uuid_field(m.source),
+            text_field(m.reason),
+            _ONE,
         )
     )
+
+
+_ONE = _INT4_FIELD.pack(4, 1)
+_SLIM_NULLS = _NULL * 4  # mid, content, decision, source
+
+
+def encode_events(first: Message, count: int, latest: int) -> bytes:
+    """``count`` events alike for every statement but the message rows' (of one type,
+    campaign, run, reason, with a segment key or without; ``first`` the first of them) as
+    one staged row, at the first one's position, with the latest time (a folded window's
+    message events, see ``projections.folding``)."""
+    return b"".join(
+        (
+            _ROW_START,
+            _INT8.pack(8, first.position),
+            _UUID_LENGTH,
+            first.cid,
+            _type_field(first.type),
+            _INT8.pack(8, latest),
+            int4_field(first.run),
+            text_field(first.key),
+            _SLIM_NULLS,
+            text_field(first.reason),
+            _INT4_FIELD.pack(4, count),
+        )
+    )
+
+
+def message_row(position: int, campaign_id: bytes, type_name: str, state: bytes) -> bytes:
+    """One message event as a binary COPY row of ``COLUMNS``; raises NotStageable when the
+    SQL path must decide."""
+    return encode_message(parse_message(position, campaign_id, type_name, state))
+
+
+def event_row(position: int, campaign_id: bytes, type_name: str, event: object) -> bytes:
+    """``message_row`` of a decoded state."""
+    return encode_message(parse_event(position, campaign_id, type_name, event))

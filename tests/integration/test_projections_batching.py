@@ -1,6 +1,7 @@
 """Batching never changes the result: one event per transaction, 20,000-position batches
-and small batches each read ahead on a second connection build the same read models,
-row for row, from one randomised history."""
+(their message events folded per row, or applied group by group) and small batches each
+read ahead on a second connection build the same read models, row for row, from one
+randomised history."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from psycopg import sql
 
 from application.database import open_pool
 from domain.errors import DomainError
-from projections.events import read_ahead_tables
 from projections.projector import ProjectionSet
 from projections.read_ahead import ReadAhead, from_pool
 from projections.rebuild import _tables, drop_schema, table_differences
@@ -29,10 +29,16 @@ pytestmark = pytest.mark.integration
 
 
 def project(
-    pool, after: int, batch_size: int, max_batch_size: int, read_ahead: bool = False
+    pool,
+    after: int,
+    batch_size: int,
+    max_batch_size: int,
+    read_ahead: bool = False,
+    fold: bool = True,
 ) -> str:  # type: ignore[no-untyped-def]
     """Every read model of the log after ``after``, into a scratch schema (its name);
-    ``read_ahead``: each next batch read on a second connection."""
+    ``read_ahead``: each next batch read on a second connection; ``fold``: each window's
+    message events folded per message row (else applied group by group)."""
     schema = f"rm_batching_{uuid4().hex[:8]}"
     names = list(PROJECTORS)
     with pool.connection() as conn:
@@ -44,6 +50,7 @@ def project(
             schema=schema,
             batch_size=batch_size,
             max_batch_size=max_batch_size,
+            fold_messages=fold,
         )
         with conn.transaction(), conn.cursor() as cur:
             projections.lock_positions(cur)
@@ -68,25 +75,27 @@ def test_one_event_per_batch_equals_large_batches(data, commands, store, pool, d
         with contextlib.suppress(DomainError):
             run_step(step, data, commands, store, pool, account_id, campaign_id, runner)
 
-    per_event = project(pool, start, batch_size=1, max_batch_size=1)
-    batched = project(pool, start, batch_size=500, max_batch_size=20_000)
+    # The reference: one event per batch, message events applied as their handlers do.
+    per_event = project(pool, start, batch_size=1, max_batch_size=1, fold=False)
+    batched = project(pool, start, batch_size=500, max_batch_size=20_000)  # folded
+    unfolded = project(pool, start, batch_size=500, max_batch_size=20_000, fold=False)
     # Small batches make many windows read ahead (each read while the one before is applied).
     read_ahead = project(pool, start, batch_size=3, max_batch_size=12, read_ahead=True)
+    others = (batched, unfolded, read_ahead)
     try:
         with pool.connection() as conn:
             differences = {
                 (name, other): table_differences(conn, name, per_event, other, campaigns)
                 for name in _tables(list(PROJECTORS))
-                for other in (batched, read_ahead)
+                for other in others
             }
             query = sql.SQL("SELECT count(*) FROM {} WHERE campaign_id = ANY(%s)")
             runs = conn.execute(query.format(table("rm_runs", per_event)), (campaigns,))
             projected = runs.fetchone()[0]  # type: ignore[index]
     finally:
         with pool.connection() as conn:
-            drop_schema(conn, per_event)
-            drop_schema(conn, batched)
-            drop_schema(conn, read_ahead)
+            for schema in (per_event, *others):
+                drop_schema(conn, schema)
     assert differences == dict.fromkeys(differences, 0)
     assert projected >= 2  # the comparison is not vacuous: every campaign has a run
 
@@ -129,30 +138,9 @@ def test_a_catch_up_reads_in_line_when_the_pool_has_no_second_connection(pool, d
     assert differences == dict.fromkeys(differences, 0)
 
 
-def test_a_window_read_ahead_is_staged_by_the_reading_connection(pool, store, commands):  # type: ignore[no-untyped-def]
-    start = store.max_position()
-    campaign_id = create_campaign(commands, pool, uuid4(), [{"plan": f"p{i}"} for i in range(30)])
-    finish_run(store, campaign_id)
-    with ReadAhead(pool.connection) as ahead:
-        ahead.submit(start, 20, upto=None)
-        first = ahead.take(start, upto=None)
-        ahead.submit(start, 20, upto=None)
-        second = ahead.take(start, upto=None)
-    assert first is not None
-    assert second is not None
-    assert first.staged is not None
-    assert second.staged is not None
-    assert first.staged != second.staged  # two tables in turn
-    with pool.connection() as conn:
-        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(second.staged))
-        staged = conn.execute(query).fetchone()[0]  # type: ignore[index]
-    assert staged == second.batch.read > 0
-    assert {g.staged for g in second.groups} == {second.staged}
-
-
-def test_a_catch_up_inside_a_transaction_reads_ahead_without_staging_there(pool, store, commands):  # type: ignore[no-untyped-def]
-    # Batches as savepoints keep what they read locked until the transaction ends, so the
-    # reader must not empty a table for the next window: it only reads (else: a deadlock).
+def test_a_catch_up_inside_a_transaction_reads_ahead(pool, store, commands):  # type: ignore[no-untyped-def]
+    # Batches as savepoints of one transaction (verify, a rebuild's top-up) share the
+    # session's staging tables: each reads only its own window's rows.
     start = store.max_position()
     campaign_id = create_campaign(commands, pool, uuid4(), [{"plan": f"p{i}"} for i in range(30)])
     finish_run(store, campaign_id)
@@ -181,20 +169,3 @@ def test_a_catch_up_inside_a_transaction_reads_ahead_without_staging_there(pool,
             drop_schema(conn, expected)
             drop_schema(conn, schema)
     assert differences == dict.fromkeys(differences, 0)
-
-
-def test_read_ahead_tables_of_backends_that_are_gone_are_dropped(pool):  # type: ignore[no-untyped-def]
-    gone = sql.Identifier("nudgescribe_stage_2147483000_a")  # no backend has this pid
-    with pool.connection() as conn:
-        conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (id bigint)").format(gone))
-        conn.commit()
-        with conn.cursor() as cur:
-            mine = read_ahead_tables(cur, 2)
-        conn.commit()
-        left = conn.execute(
-            "SELECT relname FROM pg_class WHERE relname LIKE 'nudgescribe_stage_%%'"
-            " AND relnamespace = current_schema()::regnamespace"
-        ).fetchall()
-    names = {name for (name,) in left}
-    assert "nudgescribe_stage_2147483000_a" not in names
-    assert set(mine) <= names

@@ -65,14 +65,12 @@ _PATCH_COLUMNS = (
     " p_stage text, p_published_at timestamptz, a_archived bool NOT NULL,"
     " a_orphaned bool NOT NULL, a_reason text, a_ts timestamptz)"
 )
-# A run-level archive reaches the rows of its run that have no patch: one probe each.
-_PATCH_INDEX = "CREATE INDEX ON %s (cid, run, key)"
 STAGE_TABLE = sql.SQL(
     "DO $$ BEGIN IF to_regclass('pg_temp.rm_staged') IS NULL THEN"
     f" CREATE TEMP TABLE rm_staged {_STAGED_COLUMNS} ON COMMIT DELETE ROWS;"
     f" ALTER TABLE rm_staged {_EXTERNAL};"
     f" CREATE TEMP TABLE rm_staged_patches {_PATCH_COLUMNS} ON COMMIT DELETE ROWS;"
-    f" {_PATCH_INDEX % 'rm_staged_patches'}; END IF; END $$"
+    " END IF; END $$"
 )
 # The message events (most of the log) are read from these columns only; their state is
 # not kept. Every other event keeps its state in ``j`` for its handlers.
@@ -245,6 +243,8 @@ def _parse(after: int, end: int, upto: int | None, rows: list[Any]) -> Window:
                 pass
         else:
             in_sql.append(position)
+            if type_name == "RunStarted":
+                message = staging.started_run(position, campaign_id, state)
         events.append((campaign_id, type_name, message))
     groups = [Group(*run) for run in runs]
     try:
@@ -252,7 +252,7 @@ def _parse(after: int, end: int, upto: int | None, rows: list[Any]) -> Window:
     except folding.NotFoldable:
         folded = None
     if folded is not None:  # what the other statements read of the message events
-        parsed = [message for _, _, message in events if message is not None]
+        parsed = [m for _, kind, m in events if m is not None and kind in _STAGED_BY_CLIENT]
         copy_rows = _alike(parsed, groups)
     else:
         copy_rows, in_sql = _in_full(raw, in_sql)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from uuid import UUID
 
@@ -148,10 +149,33 @@ class Fold:
     derive: list[UUID]
     inserts: bool  # some row may be inserted
     updates: bool  # some existing row may change
-    run_archives: bool  # some run-level archive reaches rows the window does not touch
+    run_archives: list[RunArchive]  # for the rows of their runs the window does not touch
 
     def params(self) -> dict[str, object]:
         return {"w": self.window, "derive": self.derive}
+
+
+@dataclass(frozen=True)
+class RunArchive:
+    """A run's run-level archives in the window, folded, for the rows it does not touch
+    (the others fold them in order); statement parameters."""
+
+    campaign_id: UUID
+    run_number: int
+    orphaned: bool
+    reason_if_none: str | None
+    archived_at: datetime
+    touched: list[str]  # the segment keys of the run's rows the window touches
+
+    def params(self) -> dict[str, object]:
+        return {
+            "cid": self.campaign_id,
+            "run": self.run_number,
+            "orphaned": self.orphaned,
+            "reason": self.reason_if_none,
+            "archived_at": self.archived_at,
+            "touched": self.touched,
+        }
 
 
 def _statuses(event: Message) -> tuple[str, str, str]:
@@ -229,13 +253,17 @@ class Folded:
 
 def fold_events(events: Iterable[tuple[bytes, str, Message | None]]) -> Folded:
     """Fold a window's events, in log order: (campaign id bytes, type, the parsed message
-    event, or None for other events and for message events the client did not parse)."""
+    event, or None for other events and for message events the client did not parse; a
+    RunStarted as its run number only, see ``staging.started_run``)."""
     rows: dict[tuple[bytes, int, str], MessageFold] = {}
     run_archives: dict[tuple[bytes, int], Archive] = {}  # run-level archives so far
     derive: dict[bytes, bool] = {}  # campaign -> its last status change is a derive
+    started: set[tuple[bytes, int]] = set()  # runs started in the window: no rows before
     for campaign_id, kind, event in events:
         if kind in SETS_STATUS:
             derive[campaign_id] = False
+            if kind == "RunStarted" and event is not None and event.run is not None:
+                started.add((campaign_id, event.run))
             continue
         if kind not in FOLDED:
             continue
@@ -258,10 +286,12 @@ def fold_events(events: Iterable[tuple[bytes, str, Message | None]]) -> Folded:
         key = (campaign_id, event.run, event.key)
         touched = rows.get(key)
         if touched is None:
-            # A row that existed has had the run's earlier archives (an absent one not).
-            earlier = run_archives.get(run)
-            patch = Patch(archive=earlier.copy(), changed=True) if earlier else Patch()
-            touched = rows[key] = MessageFold(patch)
+            if run in started:  # a row of a run started in the window cannot exist yet
+                touched = rows[key] = MessageFold(None, must_insert=True)
+            else:  # a row that existed has had the run's earlier archives (an absent one not)
+                earlier = run_archives.get(run)
+                patch = Patch(archive=earlier.copy(), changed=True) if earlier else Patch()
+                touched = rows[key] = MessageFold(patch)
         _apply(touched, event)
     return Folded(rows, run_archives, [c for c, last in derive.items() if last])
 
@@ -269,7 +299,7 @@ def fold_events(events: Iterable[tuple[bytes, str, Message | None]]) -> Folded:
 def fold(window: int, events: Iterable[tuple[bytes, str, Message | None]]) -> Fold:
     """``fold_events``, encoded as the patch table's rows of the window after ``window``."""
     folded = fold_events(events)
-    rows, run_archives = folded.rows, folded.run_archives
+    rows = folded.rows
     w = staging.int8_field(window)
     copy_rows = []
     inserts = updates = False
@@ -277,9 +307,27 @@ def fold(window: int, events: Iterable[tuple[bytes, str, Message | None]]) -> Fo
         copy_rows.append(_patch_row(w, key, touched))
         inserts = inserts or touched.row is not None
         updates = updates or (touched.patch is not None and touched.patch.changed)
-    copy_rows.extend(_run_archive_row(w, run, archive) for run, archive in run_archives.items())
     derived = [UUID(bytes=c) for c in folded.derive]
-    return Fold(window, copy_rows, derived, inserts, updates, bool(run_archives))
+    return Fold(window, copy_rows, derived, inserts, updates, _run_archives(folded))
+
+
+def _run_archives(folded: Folded) -> list[RunArchive]:
+    if not folded.run_archives:
+        return []
+    touched: dict[tuple[bytes, int], list[str]] = {}
+    for campaign_id, run, key in folded.rows:
+        touched.setdefault((campaign_id, run), []).append(key)
+    return [
+        RunArchive(
+            UUID(bytes=campaign_id),
+            run,
+            archive.orphaned,
+            archive.reason_if_none,
+            staging.as_datetime(archive.first_ts or 0),
+            touched.get((campaign_id, run), []),
+        )
+        for (campaign_id, run), archive in folded.run_archives.items()
+    ]
 
 
 FOLDED = frozenset(
@@ -355,23 +403,3 @@ def _patch_row(w: bytes, key: tuple[bytes, int, str], touched: MessageFold) -> b
         )
     )  # fmt: skip
     return head + inserted + changed
-
-
-def _run_archive_row(w: bytes, run: tuple[bytes, int], archive: Archive) -> bytes:
-    """A run-level archive for the run's rows the window does not touch (key NULL)."""
-    campaign_id, number = run
-    return b"".join(
-        (
-            _ROW_START,
-            w,
-            staging.uuid_field(campaign_id),
-            staging.int4_field(number),
-            _NULL,  # key
-            _FALSE,  # ins
-            _FALSE,  # must
-            _NO_ROW,
-            _TRUE,  # upd
-            _NULL + _FALSE + _NULL * 4,  # p_content .. p_published_at
-            _archive_fields(archive),
-        )
-    )

@@ -112,11 +112,13 @@ _ARCHIVE_FOLDED = (
     " WHEN m.archive_reason IS NULL THEN p.a_reason WHEN p.a_orphaned THEN 'orphaned'"
     " ELSE m.archive_reason END, archived_at = COALESCE(m.archived_at, p.a_ts)"
 )
-_FOLDED_RUN_ARCHIVES = (
-    f"UPDATE {{messages}} m SET {_ARCHIVE_FOLDED} FROM {{patches}} p"
-    " WHERE p.w = %(w)s AND p.key IS NULL AND m.campaign_id = p.cid"
-    " AND m.run_number = p.run AND NOT EXISTS (SELECT 1 FROM {patches} q WHERE q.w = %(w)s"
-    " AND q.cid = m.campaign_id AND q.run = m.run_number AND q.key = m.segment_key)"
+# One statement per run archived (rare); ``<> ALL`` of a bound array is a hash lookup.
+_FOLDED_RUN_ARCHIVE = (
+    "UPDATE {messages} m SET archive_reason = CASE WHEN m.archive_reason IS NULL"
+    " THEN %(reason)s WHEN %(orphaned)s THEN 'orphaned' ELSE m.archive_reason END,"
+    " archived_at = COALESCE(m.archived_at, %(archived_at)s)"
+    " WHERE m.campaign_id = %(cid)s AND m.run_number = %(run)s"
+    " AND m.segment_key <> ALL(%(touched)s::text[])"
 )
 _FOLDED_PATCHES = (
     "UPDATE {messages} m SET content = COALESCE(p.p_content, m.content),"
@@ -127,7 +129,7 @@ _FOLDED_PATCHES = (
     " review_status = COALESCE(p.p_review, m.review_status),"
     " approval_stage = COALESCE(p.p_stage, m.approval_stage),"
     f" published_at = COALESCE(p.p_published_at, m.published_at), {_ARCHIVE_FOLDED}"
-    " FROM {patches} p WHERE p.w = %(w)s AND p.upd AND p.key IS NOT NULL"
+    " FROM {patches} p WHERE p.w = %(w)s AND p.upd"
     " AND m.campaign_id = p.cid AND m.run_number = p.run AND m.segment_key = p.key"
 )
 _FOLDED_INSERTS = (
@@ -170,7 +172,7 @@ class MessageHandlers(Projector):
         self._folded = {
             name: self.sql(template)
             for name, template in (
-                ("run_archives", _FOLDED_RUN_ARCHIVES),
+                ("run_archive", _FOLDED_RUN_ARCHIVE),
                 ("updates", _FOLDED_PATCHES),
                 ("inserts", _FOLDED_INSERTS),
                 ("derive", _FOLDED_DERIVE),
@@ -188,8 +190,9 @@ class MessageHandlers(Projector):
             if handler is not None and group.type not in FOLDED:
                 handler(cur, group)
         window, params = whole(groups), fold.params()
+        for run_archive in fold.run_archives:
+            self._folded["run_archive"].run(cur, window, run_archive.params())
         for name, wanted in (
-            ("run_archives", fold.run_archives),
             ("updates", fold.updates),
             ("inserts", fold.inserts),
             ("derive", bool(fold.derive)),

@@ -173,7 +173,7 @@ class ProjectionSet:
                 window = read_window(cur, after, limit, upto)
             batch = window.batch
             if ahead is not None and batch.more and batch.done is not None:
-                ahead.submit(batch.done, self.next_limit(batch, limit), upto)
+                ahead.submit(batch.done, self.next_limit(batch, limit), upto, self.next_limit)
             # The fold covers the whole window: with a projector already past part of it
             # (rebuilt alone), every projector applies it group by group.
             if not (self.fold_messages and max(positions.values()) == after):

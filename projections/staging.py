@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
@@ -204,6 +204,21 @@ def parse_message(
 ) -> Message:
     """``parse_event`` of a state as stored."""
     return parse_event(position, campaign_id, type_name, decode(state), for_fold)
+
+
+def started_run(position: int, campaign_id: bytes, state: bytes) -> Message | None:
+    """A RunStarted's run number, as a Message with only that field (None if unreadable):
+    the fold knows the rows of a run started in the window did not exist before it."""
+    event = decode(state)
+    run = event.get("run_number") if type(event) is dict else None
+    if type(run) is not int or run not in _INT4:
+        return None
+    return Message(position, campaign_id, "RunStarted", 0, run, None, None, None, None, None, None)
+
+
+def as_datetime(microseconds: int) -> datetime:
+    """A staged time (microseconds since 2000-01-01 UTC) as a datetime."""
+    return _PG_EPOCH + timedelta(microseconds=microseconds)
 
 
 # Binary COPY fields.

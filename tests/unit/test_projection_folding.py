@@ -146,3 +146,23 @@ def test_interpreter_settings_are_restored_once_after_the_last_holder() -> None:
         assert not gc.isenabled()  # the outer holder still holds them
         assert sys.getswitchinterval() < interval
     assert (sys.getswitchinterval(), gc.isenabled()) == (interval, enabled)
+
+
+def test_rows_of_a_run_started_in_the_window_are_inserted_without_looking_for_them() -> None:
+    started = Message(0, CAMPAIGN, "RunStarted", 0, 2, None, None, None, None, None, None)
+    folded = fold_events(
+        [
+            (CAMPAIGN, "RunStarted", started),
+            message("MessageGenerated", 1, run=2, content="New"),
+            message("MessageReviewed", 2, run=2, key="k2", decision="approve"),  # no row
+            message("MessageGenerated", 3, run=1, key="k3", content="Old run"),
+        ]
+    )
+    new = folded.rows[(CAMPAIGN, 2, "k1")]
+    assert (new.patch, new.must_insert) == (None, True)
+    assert new.row is not None
+    unknown = folded.rows[(CAMPAIGN, 2, "k2")]
+    assert (unknown.patch, unknown.row) == (None, None)  # an update of nothing: no write
+    old_run = folded.rows[(CAMPAIGN, 1, "k3")]
+    assert old_run.patch is not None  # may exist: inserted only where it does not
+    assert not old_run.must_insert

@@ -115,14 +115,15 @@ _SLIM = (
 # window is done even where it held gaps. The campaign id comes as its 16 bytes, which is
 # what the staging COPY sends. ``head`` (the last position up to the bound) says how much
 # more is waiting.
+# ``head`` comes as a row of its own, with no position (first: PostgreSQL appends the
+# branches of a UNION ALL in order); its null columns cost nothing to read.
 _READ = sql.SQL(
-    "SELECT p.head, r.notification_id, uuid_send(r.originator_id), r.topic, r.state"
-    " FROM (SELECT (SELECT max(notification_id) FROM {events}"
-    " WHERE notification_id <= %(upto)s) AS head) AS p LEFT JOIN LATERAL"
-    " (SELECT notification_id, originator_id, topic, state FROM {events}"
-    " WHERE notification_id > %(after)s AND notification_id <= %(end)s) AS r ON TRUE"
+    "SELECT NULL::bigint, max(notification_id), NULL::bytea, NULL::text, NULL::bytea"
+    " FROM {events} WHERE notification_id <= %(upto)s UNION ALL"
+    " (SELECT notification_id, NULL, uuid_send(originator_id), topic, state FROM {events}"
+    " WHERE notification_id > %(after)s AND notification_id <= %(end)s)"
 ).format(events=sql.Identifier(EVENTS_TABLE))
-_POSITION = itemgetter(1)
+_POSITION = itemgetter(0)
 
 
 def stage_in_sql(events: sql.Composable) -> sql.Composed:
@@ -213,21 +214,22 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     end = min(bound, after + limit)
     params = {"after": after, "end": end, "upto": bound}
     rows = cur.execute(_READ, params, binary=True).fetchall()  # the states as raw bytes
-    if len(rows) > 1:
-        rows.sort(key=_POSITION)
+    if rows[0][0] is not None:  # (never seen: the head row comes first)
+        rows.sort(key=lambda row: -1 if row[0] is None else row[0])
+    head = rows[0][1] or 0
+    events = rows[1:]
+    events.sort(key=_POSITION)
     with collector_paused():
-        return _parse(after, end, upto, rows)
+        return _parse(after, end, upto, head, events)
 
 
-def _parse(after: int, end: int, upto: int | None, rows: list[Any]) -> Window:
+def _parse(after: int, end: int, upto: int | None, head: int, rows: list[Any]) -> Window:
     in_sql: list[int] = []  # the events the server parses when staged
     runs: list[list[Any]] = []  # [type, first position, last position] per run of one type
     types: dict[str, str] = {}  # topic -> event class name
     events: list[tuple[bytes, str, staging.Message | None]] = []  # for the fold
     raw: list[tuple[int, bytes, str, object]] = []  # the message events, as read
-    for _, position, campaign_id, topic, state in rows:
-        if position is None:  # the window is empty (the LEFT JOIN's one row)
-            break
+    for position, _, campaign_id, topic, state in rows:
         type_name = types.get(topic) or types.setdefault(topic, topic.rpartition(".")[2])
         if runs and runs[-1][0] == type_name:
             runs[-1][2] = position
@@ -256,7 +258,6 @@ def _parse(after: int, end: int, upto: int | None, rows: list[Any]) -> Window:
         copy_rows = _alike(parsed, groups)
     else:
         copy_rows, in_sql = _in_full(raw, in_sql)
-    head = rows[0][0] or 0
     return Window(after, end, upto, groups, copy_rows, in_sql, head, len(events), folded, raw)
 
 

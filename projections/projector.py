@@ -179,12 +179,17 @@ class ProjectionSet:
             if not (self.fold_messages and max(positions.values()) == after):
                 window = window.unfolded()
             stage(cur, window)
-            for projector in self.projectors:
-                mine = [g for g in (g.after(positions[projector.name]) for g in batch.groups) if g]
-                if mine:
-                    projector.apply(cur, mine, window.fold)
-            if batch.done is not None:
-                self.set_position(cur, batch.done)
+            # The statements are sent without waiting for each one's result: the backend
+            # runs them back to back, and this thread (which may wait for the parsing
+            # thread to let go of the interpreter) is not needed between them.
+            with conn.pipeline():
+                for projector in self.projectors:
+                    position = positions[projector.name]
+                    mine = [g for g in (g.after(position) for g in batch.groups) if g]
+                    if mine:
+                        projector.apply(cur, mine, window.fold)
+                if batch.done is not None:
+                    self.set_position(cur, batch.done)
             return batch
 
     def catch_up(self, pool: ConnectionPool[Any], upto: int | None = None) -> int:

@@ -55,6 +55,7 @@ _UUID_LENGTH = _LENGTH.pack(16)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz: microseconds since then
 _fromisoformat = datetime.fromisoformat
 _loads, _JSONDecodeError = orjson.loads, orjson.JSONDecodeError
+_new_tuple = tuple.__new__
 
 
 def copy_data(rows: list[bytes]) -> bytes:
@@ -173,18 +174,21 @@ def parse_event(
     elif key is not None:
         raise NotStageable
     mid, content, decision, source, reason = _FOLD_READS.get(type_name, _ALL) if for_fold else _ALL
-    return Message(
-        position,
-        campaign_id,
-        type_name,
-        _timestamp(get("timestamp")),
-        run,
-        key,
-        _uuid(get("message_id")) if mid else None,
-        _text(get("content")) if content else None,
-        _text(get("decision")) if decision else None,
-        _uuid(get("copied_from_message_id")) if source else None,
-        _text(get("reason")) if reason else None,
+    return _new_tuple(  # Message(...) without its Python-level __new__
+        Message,
+        (
+            position,
+            campaign_id,
+            type_name,
+            _timestamp(get("timestamp")),
+            run,
+            key,
+            _uuid(get("message_id")) if mid else None,
+            _text(get("content")) if content else None,
+            _text(get("decision")) if decision else None,
+            _uuid(get("copied_from_message_id")) if source else None,
+            _text(get("reason")) if reason else None,
+        ),
     )
 
 

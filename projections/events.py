@@ -1,12 +1,18 @@
 """The log as the projectors read it: which events, in what order, of what type.
 
-A batch is a window of positions read in one snapshot and staged once into a
-session-private table holding, per event, the fields the frequent message events need as
-typed columns, and the rest of the state as jsonb. Message events are parsed by the
-client (``projections.staging``: orjson, sent as one binary COPY); the rare other events,
-some of them hundreds of kilobytes, are parsed by the server (``projections.decoding``).
-The handlers' statements then read their group's rows (runs of consecutive events of one
-type, as position ranges) from the staging table, set-based.
+A batch is a window of positions read in one snapshot and staged once into
+session-private tables the handlers' statements read, set-based, by position range
+(their group: a run of consecutive events of one type):
+
+* Message events (most of the log) are parsed by the client (``projections.staging``:
+  orjson) and folded per message row (``projections.folding``); the folded rows go to a
+  patch table, and the events themselves only as counts and times, for the statements
+  that count progress. A window the fold cannot vouch for stages every message event's
+  fields instead, for the handlers that apply them group by group.
+* The rare other events, some of them hundreds of kilobytes, are parsed by the server
+  (``projections.decoding``) into the same staging table, their state kept as jsonb.
+
+Both go to the server as binary COPY.
 """
 
 from __future__ import annotations
@@ -189,7 +195,10 @@ class Window:
     head: int  # the last position of the log (up to the bound) in the same snapshot
     read: int  # how many events it holds
     fold: folding.Fold | None  # the message events folded (None: apply them by group)
-    messages: list[tuple[int, bytes, str, object]]  # (position, campaign, type, state)
+    # The message events as read (position, campaign, type, state), to stage them in full
+    # if the fold is not used (the states, not their decoded form: a fraction of the memory
+    # of a window held read ahead).
+    messages: list[tuple[int, bytes, str, bytes]]
 
     def unfolded(self) -> Window:
         """The window for applying its message events group by group: staged in full."""
@@ -228,7 +237,7 @@ def _parse(after: int, end: int, upto: int | None, head: int, rows: list[Any]) -
     runs: list[list[Any]] = []  # [type, first position, last position] per run of one type
     types: dict[str, str] = {}  # topic -> event class name
     events: list[tuple[bytes, str, staging.Message | None]] = []  # for the fold
-    raw: list[tuple[int, bytes, str, object]] = []  # the message events, as read
+    raw: list[tuple[int, bytes, str, bytes]] = []  # the message events, as read
     for position, _, campaign_id, topic, state in rows:
         type_name = types.get(topic) or types.setdefault(topic, topic.rpartition(".")[2])
         if runs and runs[-1][0] == type_name:
@@ -237,10 +246,10 @@ def _parse(after: int, end: int, upto: int | None, head: int, rows: list[Any]) -
             runs.append([type_name, position, position])
         message = None
         if type_name in _STAGED_BY_CLIENT:
-            state = staging.decode(state)
             raw.append((position, campaign_id, type_name, state))
+            decoded = staging.decode(state)
             try:  # noqa: SIM105 (contextlib.suppress costs more, once per event)
-                message = staging.parse_event(position, campaign_id, type_name, state, True)
+                message = staging.parse_event(position, campaign_id, type_name, decoded, True)
             except staging.NotStageable:
                 pass
         else:
@@ -262,14 +271,14 @@ def _parse(after: int, end: int, upto: int | None, head: int, rows: list[Any]) -
 
 
 def _in_full(
-    messages: list[tuple[int, bytes, str, object]], in_sql: list[int]
+    messages: list[tuple[int, bytes, str, bytes]], in_sql: list[int]
 ) -> tuple[list[bytes], list[int]]:
     """Every field of the message events, for the statements applying them group by
     group: COPY rows, and the positions left to the server beside ``in_sql``."""
     copy_rows, left = [], list(in_sql)
     for message in messages:
         try:
-            copy_rows.append(staging.event_row(*message))
+            copy_rows.append(staging.message_row(*message))
         except staging.NotStageable:
             left.append(message[0])
     return copy_rows, sorted(left)

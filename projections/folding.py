@@ -55,6 +55,11 @@ _REJECTED = ("Rejected", "Rejected", "Reviewed")
 DERIVES = frozenset(
     {"MessageGenerated", "MessageReviewed", "MessageEdited", "MessageRegenerationRequested"}
 )
+# The events folded: every message event (``projections.events.MESSAGE_EVENTS``).
+FOLDED = frozenset(
+    {"SegmentMatched", "MessageGenerated", "MessageArchived", "MessageReviewed",
+     "MessageEdited", "MessageRegenerationRequested", "MessagePublished"}
+)  # fmt: skip
 # These set a campaign's status themselves (``projections.campaign_runs``).
 SETS_STATUS = frozenset(
     {"CampaignCreated", "RunStarted", "RunFinalised", "RunFailed", "RunRetried",
@@ -329,11 +334,6 @@ def _run_archives(folded: Folded) -> list[RunArchive]:
         for (campaign_id, run), archive in folded.run_archives.items()
     ]
 
-
-FOLDED = frozenset(
-    {"SegmentMatched", "MessageGenerated", "MessageArchived", "MessageReviewed",
-     "MessageEdited", "MessageRegenerationRequested", "MessagePublished"}
-)  # fmt: skip
 
 # The patch table's columns, in COPY order (see ``projections.events``).
 PATCH_COLUMNS = (

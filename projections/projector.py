@@ -6,20 +6,21 @@ of positions after the lowest position of the projectors, staged once
 (groups), and each group is applied by its handler as set-based SQL reading the group's
 position range of the staged batch. Where a group could touch one row twice, the
 statement keeps one event per row (DISTINCT ON, last or first as the event's semantics
-say), which equals applying them one by one.
+say), which equals applying them one by one. Message events, most of the log, are
+folded per message row by the client instead (``projections.folding``): one write per
+row and window, applied by the projector that owns the message rows.
 
 One transaction per batch holds the view writes of every projector and their positions,
 and the position rows are locked FOR UPDATE first: two catch-ups racing (two processes,
 or a runner thread and a test) serialise on them, so no event is applied twice and none
-is skipped.
+is skipped. A batch's statements go to the server in one pipeline.
 
 Batch size adapts: a catch-up starts with a window of ``batch_size`` positions and
 doubles it while the log holds more, up to ``max_batch_size`` and never past what was
 waiting (a projector far behind, or a rebuild, commits rarely and amortises each batch's
 fixed statements); every catch-up starts small again, so a projector near the head stays
-quick. From the second window on, each is read on a second connection while the one
-before is applied (``projections.read_ahead``); doubling keeps that pipeline full, as
-reading and parsing twice the events takes about as long as applying them.
+quick. From the second window on, windows are read and parsed on a second connection
+while the batches before them are applied (``projections.read_ahead``).
 """
 
 from __future__ import annotations

@@ -317,8 +317,3 @@ def message_row(position: int, campaign_id: bytes, type_name: str, state: bytes)
     """One message event as a binary COPY row of ``COLUMNS``; raises NotStageable when the
     SQL path must decide."""
     return encode_message(parse_message(position, campaign_id, type_name, state))
-
-
-def event_row(position: int, campaign_id: bytes, type_name: str, event: object) -> bytes:
-    """``message_row`` of a decoded state."""
-    return encode_message(parse_event(position, campaign_id, type_name, event))

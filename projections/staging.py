@@ -265,18 +265,29 @@ def _type_field(type_name: str) -> bytes:
     return text_field(type_name)
 
 
+def _head(
+    position: int, cid: bytes, type_name: str, ts: int, run: int | None, key: str | None
+) -> bytes:
+    """The COPY fields of ``COLUMNS`` up to ``key``."""
+    return b"".join(
+        (
+            _ROW_START,
+            _INT8.pack(8, position),
+            _UUID_LENGTH,
+            cid,
+            _type_field(type_name),
+            _INT8.pack(8, ts),
+            int4_field(run),
+            text_field(key),
+        )
+    )
+
+
 def encode_message(m: Message) -> bytes:
     """A parsed message event as a binary COPY row of ``COLUMNS``."""
     return b"".join(
         (
-            _ROW_START,
-            _INT8.pack(8, m.position),
-            _UUID_LENGTH,
-            m.cid,
-            _type_field(m.type),
-            _INT8.pack(8, m.ts),
-            int4_field(m.run),
-            text_field(m.key),
+            _head(m.position, m.cid, m.type, m.ts, m.run, m.key),
             uuid_field(m.mid),
             text_field(m.content),
             text_field(m.decision),
@@ -298,14 +309,7 @@ def encode_events(first: Message, count: int, latest: int) -> bytes:
     message events, see ``projections.folding``)."""
     return b"".join(
         (
-            _ROW_START,
-            _INT8.pack(8, first.position),
-            _UUID_LENGTH,
-            first.cid,
-            _type_field(first.type),
-            _INT8.pack(8, latest),
-            int4_field(first.run),
-            text_field(first.key),
+            _head(first.position, first.cid, first.type, latest, first.run, first.key),
             _SLIM_NULLS,
             text_field(first.reason),
             _INT4_FIELD.pack(4, count),

@@ -52,31 +52,27 @@ BATCH_TABLE = sql.Identifier("pg_temp", "rm_staged")
 # transaction (verify, rebuild) leave earlier rows behind; the handlers read only their
 # own position range (the primary key keeps that a range scan in a large batch). The
 # RunStarted segment lists are written once and read once: stored uncompressed, as
-# compressing them cost as much as parsing them.
-_STAGED_COLUMNS = (
-    "(id bigint PRIMARY KEY, cid uuid NOT NULL, type text NOT NULL, ts timestamptz NOT NULL,"
-    " run int, key text, mid uuid, content text, decision text, source uuid, reason text,"
-    " j jsonb, segments jsonb, n int NOT NULL DEFAULT 1)"
-)
-_EXTERNAL = "ALTER COLUMN j SET STORAGE EXTERNAL, ALTER COLUMN segments SET STORAGE EXTERNAL"
-# A window's message events folded per message row (``projections.folding``), one table
-# beside each staging table; ``w`` tells windows apart where batches share a transaction.
+# compressing them cost as much as parsing them. ``n``: how many events a row stands for
+# (a folded window's message events are staged as counts, see ``_alike``).
+# Beside it, the window's message events folded per message row (``projections.folding``);
+# ``w`` tells windows apart where batches share a transaction.
 PATCH_TABLE = sql.Identifier("pg_temp", "rm_staged_patches")
-_PATCH_COLUMNS = (
-    "(w bigint NOT NULL, cid uuid NOT NULL, run int NOT NULL, key text, ins bool NOT NULL,"
-    " must bool NOT NULL, i_mid uuid, i_content text, i_origin text, i_source uuid,"
-    " i_status text, i_review text, i_stage text, i_reason text, i_archived_at timestamptz,"
-    " i_created_at timestamptz, i_published_at timestamptz, upd bool NOT NULL,"
-    " p_content text, p_regenerated bool NOT NULL, p_status text, p_review text,"
-    " p_stage text, p_published_at timestamptz, a_archived bool NOT NULL,"
-    " a_orphaned bool NOT NULL, a_reason text, a_ts timestamptz)"
-)
 STAGE_TABLE = sql.SQL(
     "DO $$ BEGIN IF to_regclass('pg_temp.rm_staged') IS NULL THEN"
-    f" CREATE TEMP TABLE rm_staged {_STAGED_COLUMNS} ON COMMIT DELETE ROWS;"
-    f" ALTER TABLE rm_staged {_EXTERNAL};"
-    f" CREATE TEMP TABLE rm_staged_patches {_PATCH_COLUMNS} ON COMMIT DELETE ROWS;"
-    " END IF; END $$"
+    " CREATE TEMP TABLE rm_staged (id bigint PRIMARY KEY, cid uuid NOT NULL,"
+    " type text NOT NULL, ts timestamptz NOT NULL, run int, key text, mid uuid, content text,"
+    " decision text, source uuid, reason text, j jsonb, segments jsonb,"
+    " n int NOT NULL DEFAULT 1) ON COMMIT DELETE ROWS;"
+    " ALTER TABLE rm_staged ALTER COLUMN j SET STORAGE EXTERNAL,"
+    " ALTER COLUMN segments SET STORAGE EXTERNAL;"
+    " CREATE TEMP TABLE rm_staged_patches (w bigint NOT NULL, cid uuid NOT NULL,"
+    " run int NOT NULL, key text NOT NULL, ins bool NOT NULL, must bool NOT NULL, i_mid uuid,"
+    " i_content text, i_origin text, i_source uuid, i_status text, i_review text,"
+    " i_stage text, i_reason text, i_archived_at timestamptz, i_created_at timestamptz,"
+    " i_published_at timestamptz, upd bool NOT NULL, p_content text,"
+    " p_regenerated bool NOT NULL, p_status text, p_review text, p_stage text,"
+    " p_published_at timestamptz, a_archived bool NOT NULL, a_orphaned bool NOT NULL,"
+    " a_reason text, a_ts timestamptz) ON COMMIT DELETE ROWS; END IF; END $$"
 )
 # The message events (most of the log) are read from these columns only; their state is
 # not kept. Every other event keeps its state in ``j`` for its handlers.
@@ -90,15 +86,7 @@ COLUMNS = {
     "source": uuid_hex("copied_from_message_id"),
     "reason": text("reason"),
 }
-MESSAGE_EVENTS = (
-    "SegmentMatched",
-    "MessageGenerated",
-    "MessageArchived",
-    "MessageReviewed",
-    "MessageEdited",
-    "MessageRegenerationRequested",
-    "MessagePublished",
-)
+MESSAGE_EVENTS = staging.MESSAGE_EVENTS
 _STAGED_BY_CLIENT = frozenset(MESSAGE_EVENTS)
 # A RunStarted's key lists and segments can hold tens of thousands of entries: the staged
 # state keeps their sizes (segment_count, matched_count, new_count, orphaned_count) and
@@ -120,9 +108,8 @@ _SLIM = (
 # window has committed or rolled back for good (appends commit in position order), so the
 # window is done even where it held gaps. The campaign id comes as its 16 bytes, which is
 # what the staging COPY sends. ``head`` (the last position up to the bound) says how much
-# more is waiting.
-# ``head`` comes as a row of its own, with no position (first: PostgreSQL appends the
-# branches of a UNION ALL in order); its null columns cost nothing to read.
+# more is waiting; it comes as a row of its own, with no position (first: PostgreSQL
+# appends the branches of a UNION ALL in order), whose null columns cost nothing to read.
 _READ = sql.SQL(
     "SELECT NULL::bigint, max(notification_id), NULL::bytea, NULL::text, NULL::bytea"
     " FROM {events} WHERE notification_id <= %(upto)s UNION ALL"
@@ -288,7 +275,7 @@ def _alike(messages: list[staging.Message], groups: list[Group]) -> list[bytes]:
     """Staged rows of a folded window's message events: one per group, campaign, run,
     reason and whether a segment key is given (``staging.encode_events``)."""
     starts = [group.lo for group in groups]
-    buckets: dict[tuple[Any, ...], list[Any]] = {}  # -> [first, count, last time]
+    buckets: dict[tuple[Any, ...], list[Any]] = {}  # -> [first, count, latest time]
     group = 0
     for m in messages:
         while group + 1 < len(starts) and starts[group + 1] <= m.position:

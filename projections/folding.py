@@ -55,11 +55,7 @@ _REJECTED = ("Rejected", "Rejected", "Reviewed")
 DERIVES = frozenset(
     {"MessageGenerated", "MessageReviewed", "MessageEdited", "MessageRegenerationRequested"}
 )
-# The events folded: every message event (``projections.events.MESSAGE_EVENTS``).
-FOLDED = frozenset(
-    {"SegmentMatched", "MessageGenerated", "MessageArchived", "MessageReviewed",
-     "MessageEdited", "MessageRegenerationRequested", "MessagePublished"}
-)  # fmt: skip
+FOLDED = frozenset(staging.MESSAGE_EVENTS)  # the events folded: every message event
 # These set a campaign's status themselves (``projections.campaign_runs``).
 SETS_STATUS = frozenset(
     {"CampaignCreated", "RunStarted", "RunFinalised", "RunFailed", "RunRetried",
@@ -119,20 +115,19 @@ class Row:
 
 @dataclass(slots=True)
 class Patch:
-    """The change the window makes to a row that existed before it (None: kept)."""
+    """The change the window makes to a row that existed before it (a field None: kept).
+    Made at a row's first event: every event but a copy changes it."""
 
     content: str | None = None
     regenerated: bool = False  # origin becomes generated, the copy source is cleared
     statuses: tuple[str, str, str] | None = None
     published_at: int | None = None
     archive: Archive | None = None
-    changed: bool = False
 
     def add_archive(self, reason: str | None, ts: int) -> None:
         if self.archive is None:
             self.archive = Archive()
         self.archive.add(reason, ts)
-        self.changed = True
 
 
 @dataclass(slots=True)
@@ -199,8 +194,10 @@ def _apply(fold: MessageFold, event: Message) -> None:
     """Apply one keyed message event to both cases of its row, as the handlers would."""
     kind = event.type
     if kind == "SegmentMatched":
-        if fold.row is not None or (fold.patch is not None and fold.patch.changed):
-            raise NotFoldable  # a copy onto a row that exists fails: let the group path fail
+        # A copy onto a row that exists fails: where the window may already have made or
+        # changed the row, let the group path fail.
+        if fold.row is not None or (fold.patch is not None and fold.patch != Patch()):
+            raise NotFoldable
         fold.patch, fold.must_insert = None, True
         fold.row = Row(
             _required(event.mid),  # type: ignore[arg-type]
@@ -227,7 +224,6 @@ def _apply(fold: MessageFold, event: Message) -> None:
             row.content, row.origin, row.source, row.statuses = content, "generated", None, statuses
         if patch is not None:  # the insert meets a row that existed: updated
             patch.content, patch.regenerated, patch.statuses = content, True, statuses
-            patch.changed = True
         return
     # Reviewed, edited, regeneration requested, published: updates (of nothing if absent).
     if kind == "MessageEdited":
@@ -244,7 +240,6 @@ def _apply(fold: MessageFold, event: Message) -> None:
         patch.statuses = statuses
         if kind == "MessagePublished":
             patch.published_at = event.ts
-        patch.changed = True
 
 
 @dataclass
@@ -295,7 +290,7 @@ def fold_events(events: Iterable[tuple[bytes, str, Message | None]]) -> Folded:
                 touched = rows[key] = MessageFold(None, must_insert=True)
             else:  # a row that existed has had the run's earlier archives (an absent one not)
                 earlier = run_archives.get(run)
-                patch = Patch(archive=earlier.copy(), changed=True) if earlier else Patch()
+                patch = Patch(archive=earlier.copy()) if earlier else Patch()
                 touched = rows[key] = MessageFold(patch)
         _apply(touched, event)
     return Folded(rows, run_archives, [c for c, last in derive.items() if last])
@@ -311,7 +306,7 @@ def fold(window: int, events: Iterable[tuple[bytes, str, Message | None]]) -> Fo
     for key, touched in rows.items():
         copy_rows.append(_patch_row(w, key, touched))
         inserts = inserts or touched.row is not None
-        updates = updates or (touched.patch is not None and touched.patch.changed)
+        updates = updates or touched.patch is not None
     derived = [UUID(bytes=c) for c in folded.derive]
     return Fold(window, copy_rows, derived, inserts, updates, _run_archives(folded))
 
@@ -393,7 +388,7 @@ def _patch_row(w: bytes, key: tuple[bytes, int, str], touched: MessageFold) -> b
                 ts(row.archived_at), ts(row.created_at), ts(row.published_at),
             )
         )  # fmt: skip
-    if patch is None or not patch.changed:
+    if patch is None:
         return head + inserted + _NO_PATCH
     changed = b"".join(
         (

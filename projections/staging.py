@@ -24,6 +24,16 @@ from typing import NamedTuple
 
 import orjson
 
+# The message events: most of the log, parsed (and folded) by the client.
+MESSAGE_EVENTS = (
+    "SegmentMatched",
+    "MessageGenerated",
+    "MessageArchived",
+    "MessageReviewed",
+    "MessageEdited",
+    "MessageRegenerationRequested",
+    "MessagePublished",
+)
 # The staged columns of a message event, in COPY order (see ``projections.events``).
 COLUMNS = (
     "id",

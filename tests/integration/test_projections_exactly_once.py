@@ -5,15 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
+from uuid import uuid4
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from projections.projector import ProjectionSet
+from projections.projector import ProjectionSet, Projector
 from projections.rebuild import verify
 from projections.registry import build_projectors
 from projections.runner import ProjectionRunner
+from projections.schema import POSITIONS, read_model_ddl
 from tests.drive import finish_run
 from tests.projection_helpers import create_campaign, customers
 
@@ -197,3 +200,43 @@ def test_status_reports_position_and_lag(commands, pool, account_id, runner):
     assert {s.name for s in lagging} == {"campaign_runs", "jobs"}
     assert all(s.lag_events >= 2 and s.lag_seconds >= 0 for s in lagging)
     assert {(s.position, s.lag_events) for s in runner.status()} == {(store_position(pool), 0)}
+
+
+class _SettingProbe(Projector):
+    """Records the session's synchronous_commit while it applies a batch."""
+
+    name = "setting_probe"
+    tables: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, schema: str | None = None) -> None:
+        super().__init__(schema)
+        self.seen: list[str] = []
+        self.handlers["CampaignCreated"] = self.record
+
+    def record(self, cur: Any, group: Any) -> None:
+        self.seen.append(cur.execute("SHOW synchronous_commit").fetchone()[0])
+
+
+def test_a_batch_commits_without_waiting_for_the_disk(pool, commands, store):  # type: ignore[no-untyped-def]
+    # Its rows and position are one transaction: a server crash can only lose them together.
+    # The session's own setting is left as it was.
+    start = store.max_position()
+    create_campaign(commands, pool, uuid4(), customers(("plan", "gold")))
+    schema = f"rm_probe_{uuid4().hex[:8]}"
+    probe = _SettingProbe(schema)
+    with pool.connection() as conn:
+        for statement in read_model_ddl(schema, [POSITIONS]):
+            conn.execute(statement)
+        conn.commit()
+        projections = ProjectionSet([probe], schema=schema)
+        with conn.transaction(), conn.cursor() as cur:
+            projections.lock_positions(cur)
+            projections.set_position(cur, start)
+        before = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
+        conn.commit()
+        projections.catch_up_on(conn)
+        after = conn.execute("SHOW synchronous_commit").fetchone()[0]  # type: ignore[index]
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        conn.commit()
+    assert probe.seen == ["off"]
+    assert before == after == "on"

@@ -33,9 +33,9 @@ __all__ = ["app", "load_settings", "main", "run_migrations"]
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade every table, idempotently."""
+    """Create or upgrade every table, idempotently (every statement, even if stamped)."""
     settings, _ = load_settings()
-    run_migrations(settings)
+    run_migrations(settings, force=True)
     console.print("[green]migrated[/green]")
 
 

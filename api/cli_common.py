@@ -20,7 +20,8 @@ def load_settings() -> tuple[Settings, bool]:
     return settings.with_generated_secrets(), first_start
 
 
-def run_migrations(settings: Settings) -> None:
+def run_migrations(settings: Settings, *, force: bool = False) -> None:
+    """Starting commands skip statements already applied; ``migrate`` runs them all."""
     from api.container import connection_info
     from application.database import open_pool
     from application.migrate import migrate
@@ -29,7 +30,7 @@ def run_migrations(settings: Settings) -> None:
     connection = connection_info(settings)
     pool = open_pool(connection, max_size=2, name="nudgescribe-migrate")
     try:
-        migrate(connection, pool, extra_ddl=READ_MODEL_DDL)
+        migrate(connection, pool, extra_ddl=READ_MODEL_DDL, force=force)
     finally:
         pool.close()
 

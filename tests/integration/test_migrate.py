@@ -1,4 +1,5 @@
-"""Migrating beside live writers: a deadlock that aborts the migration runs it again."""
+"""Migrating beside live writers: a deadlock that aborts the migration runs it again, and a
+start whose statements were applied already takes no table lock at all."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from application.migrate import migrate
 
@@ -37,7 +39,7 @@ def test_a_migration_aborted_by_a_deadlock_with_a_writer_runs_again(db, pool):  
 
         def run() -> None:
             try:
-                migrate(db, pool)
+                migrate(db, pool, force=True)  # every statement, as on a first start
                 outcome.append(None)
             except BaseException as error:  # reported by the assertion below
                 outcome.append(error)
@@ -64,3 +66,53 @@ def test_a_migration_aborted_by_a_deadlock_with_a_writer_runs_again(db, pool):  
         thread.join(60)
 
     assert outcome == [None]
+
+
+def migrate_beside(db, pool, holder: psycopg.Connection, **kwargs) -> bool:  # type: ignore[no-untyped-def,type-arg]
+    """Migrate while ``holder`` keeps its locks; give up (and release them) after 30 s."""
+    outcome: list[bool | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(migrate(db, pool, **kwargs))
+        except BaseException as error:  # reported by the assertion below
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    holder.rollback()  # lets a migration that waited for the lock finish
+    thread.join(60)
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], bool), outcome
+    assert not thread.is_alive()
+    return outcome[0]
+
+
+def test_a_start_whose_statements_were_applied_takes_no_table_lock(db, pool):  # type: ignore[no-untyped-def]
+    migrate(db, pool)  # stamps this set of statements
+    with psycopg.connect(db.conninfo()) as holder:
+        # A long transaction holding the members table: DDL on it would queue behind it
+        # (and every writer after the DDL would queue too).
+        holder.execute("LOCK TABLE customer_group_members IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        assert migrate_beside(db, pool, holder) is False
+        assert time.monotonic() - started < 30, "the migration waited for the holder's lock"
+
+
+def test_changed_statements_and_forced_migrations_run_again(db, pool):  # type: ignore[no-untyped-def]
+    probe = sql.SQL("CREATE TABLE IF NOT EXISTS migrate_probe (id int PRIMARY KEY)")
+    migrate(db, pool)
+    try:
+        assert migrate(db, pool, extra_ddl=[probe]) is True  # a new statement: runs once
+        assert migrate(db, pool, extra_ddl=[probe]) is False
+        with psycopg.connect(db.conninfo(), autocommit=True) as conn:
+            conn.execute("DROP TABLE migrate_probe")  # changed by hand: only force repairs it
+            assert migrate(db, pool, extra_ddl=[probe]) is False
+            assert migrate(db, pool, extra_ddl=[probe], force=True) is True
+            assert conn.execute("SELECT to_regclass('migrate_probe')").fetchone() == (
+                "migrate_probe",
+            )
+    finally:
+        with psycopg.connect(db.conninfo(), autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS migrate_probe")

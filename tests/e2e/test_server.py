@@ -127,7 +127,8 @@ def test_cli_account_token_and_a_campaign_through_a_rerun(server: Server) -> Non
         )["data"]
         history = api.ok("/v1/campaign/rerun/history", {"campaign_id": campaign_id})["data"]
         assert history[0]["run_number"] == 2
-        assert history[0]["status"] == "Processing"
+        # The serving process's processor may already have finished this small run.
+        assert history[0]["status"] in ("Processing", "Ready for review")
         assert api.wait_for_job(str(started["job_uid"]))["phase"] == "Completed"
         assert api.campaign(campaign_id)["status"] == "Ready for review"
 

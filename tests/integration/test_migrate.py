@@ -9,6 +9,7 @@ import time
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
 from application.migrate import migrate
 
@@ -27,19 +28,27 @@ def blocked_backend(conn: psycopg.Connection, other_than: int) -> int | None:  #
     return row[0] if row else None
 
 
-def test_a_migration_aborted_by_a_deadlock_with_a_writer_runs_again(db, pool):  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("pool")  # the tables exist (the session's migration)
+def test_a_migration_aborted_by_a_deadlock_with_a_writer_runs_again(db):  # type: ignore[no-untyped-def]
     outcome: list[BaseException | None] = []
+    # PostgreSQL checks a lock wait for deadlocks once, deadlock_timeout after it began.
+    # The migration's check must come after the writer closes the cycle (4 s leaves this
+    # thread time to see the wait and answer it) and before the writer's own (60 s).
+    migration_pool = ConnectionPool(
+        db.conninfo(), min_size=1, max_size=1, kwargs={"options": "-c deadlock_timeout=4s"}
+    )
     with (
+        migration_pool,
         psycopg.connect(db.conninfo()) as writer,
         psycopg.connect(db.conninfo(), autocommit=True) as watcher,
     ):
-        writer.execute("SET deadlock_timeout = '30s'")  # the migration detects it, first
+        writer.execute("SET deadlock_timeout = '60s'")  # the migration detects it, first
         # An upload's insert holds the members table...
         writer.execute("LOCK TABLE customer_group_members IN ROW EXCLUSIVE MODE")
 
         def run() -> None:
             try:
-                migrate(db, pool, force=True)  # every statement, as on a first start
+                migrate(db, migration_pool, force=True)  # every statement, as on a first start
                 outcome.append(None)
             except BaseException as error:  # reported by the assertion below
                 outcome.append(error)

@@ -302,7 +302,9 @@ def test_partition_parses_and_hashes_stably() -> None:
 def test_stopping_mid_generation_keeps_the_job_queued_for_the_next_start(
     commands, store, pool, db, account_id
 ):  # type: ignore[no-untyped-def]
-    with chat_server(latency=0.05) as server:
+    # 80 segments, 8 at a time, half a second each: about 5 s of generation, so the stop
+    # lands mid-generation even when this thread is late to see the first batch.
+    with chat_server(latency=0.5) as server:
         found = generators(server.url)
         campaign_id = create_campaign(commands, pool, account_id, customers(range(80)), OPENAI)
         first = make_processor(store, pool, db, found)

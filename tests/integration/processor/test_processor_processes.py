@@ -110,7 +110,9 @@ def recorded_at(pool, campaign_id: UUID) -> dict[str, float]:  # type: ignore[no
 def test_processor_killed_mid_generation_completes_the_run_exactly_once(
     commands, store, pool, account_id, spawn
 ):  # type: ignore[no-untyped-def]
-    with chat_server(latency=0.05) as server:
+    # Slow enough that all four kills land before the 500 segments are done, even when
+    # this process is late each cycle on a loaded machine.
+    with chat_server(latency=0.15) as server:
         campaign_id = create_campaign(commands, pool, account_id, customers(range(500)), OPENAI)
         kills = []
         for _ in range(KILLS):

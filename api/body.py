@@ -43,6 +43,11 @@ NOT_FOUND_WHEN_MALFORMED: dict[str, type[NotFound]] = {
 }
 
 
+# RFC 8259's whitespace only: bytes.strip() would also drop \x0b, \x0c and \x1c-\x1f, and
+# answer a body of just those as if it were empty instead of as invalid JSON.
+JSON_WHITESPACE = b" \t\n\r"
+
+
 def too_large(limit: int) -> ApiError:
     return ApiError(
         413, f"Request body is larger than {limit // (1 << 20)} MiB", "payload_too_large"
@@ -58,7 +63,7 @@ class JsonBody:
 
     async def __call__(self, request: Request) -> Any:
         raw = await read_limited(request, self.limit)
-        if not raw.strip():
+        if not raw.strip(JSON_WHITESPACE):
             return self.validate(b"{}")  # no body: every field takes its default or is missing
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":

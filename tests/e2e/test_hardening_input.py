@@ -132,10 +132,24 @@ def assert_clear_4xx(response: Any, status: int, *words: str) -> None:
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(
     "raw",
-    [b"{not json", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1e999}', b'{"a": "\\ud800"}'],
+    [
+        b"{not json",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": 1e999}',
+        b'{"a": "\\ud800"}',
+        b"\x0b",  # whitespace to Python, not to JSON (found by schemathesis)
+        b" \x0c ",
+    ],
 )
 def test_body_that_is_not_strict_json_is_400(api: Api, path: str, raw: bytes) -> None:
     assert_clear_4xx(raw_post(api, path, raw), 400, "JSON")
+
+
+def test_a_body_of_json_whitespace_is_no_body(api: Api) -> None:
+    answer = raw_post(api, "/v1/campaign/list", b" \r\n\t")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["pagination"]["page"] == 1
 
 
 @pytest.mark.parametrize("path", PATHS)

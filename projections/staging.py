@@ -101,18 +101,6 @@ def _text(value: object) -> str | None:
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
-def _transcoded(value: object, expected: str) -> str | None:
-    """The ``_data_`` text of a transcoded value (None when the field is null)."""
-    if value is None:
-        return None
-    if type(value) is not dict or value.get("_type_") != expected:
-        raise NotStageable
-    data = value.get("_data_")
-    if type(data) is not str:
-        raise NotStageable
-    return data
-
-
 def _uuid(value: object) -> bytes | None:
     if value is None:
         return None

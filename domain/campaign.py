@@ -15,16 +15,20 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain import errors
-from domain.model import Message, Run, message_id_for
+from domain.model import (
+    Message,
+    Run,
+    follows_its_messages,
+    message_id_for,
+    status_after_review,
+)
 from domain.segments import Segment, compare, normalise_name
 from domain.statuses import (
-    ApprovalStage,
     ArchiveReason,
     CampaignStatus,
     Decision,
     MessageStatus,
     Origin,
-    ReviewStatus,
     RunStatus,
 )
 
@@ -330,18 +334,8 @@ class Campaign(Aggregate):
         copied_from_message_id: UUID,
         content: str,
     ) -> None:
-        # A copy keeps its source's approval: it is ready to publish as it is.
         self.runs[str(run_number)].put_message(
-            Message(
-                message_id=message_id,
-                segment_key=segment_key,
-                content=content,
-                origin=Origin.COPIED,
-                copied_from_message_id=copied_from_message_id,
-                status=MessageStatus.APPROVED,
-                review_status=ReviewStatus.APPROVED,
-                approval_stage=ApprovalStage.APPROVED,
-            )
+            Message.copied(message_id, segment_key, content, copied_from_message_id)
         )
 
     def record_generated_message(
@@ -391,7 +385,11 @@ class Campaign(Aggregate):
         prompt_digest: str,
     ) -> None:
         run = self.runs[str(run_number)]
-        run.put_message(Message(message_id=message_id, segment_key=segment_key, content=content))
+        existing = run.messages.get(segment_key)
+        if existing is None:
+            run.put_message(Message.generated(message_id, segment_key, content))
+        else:
+            run.change_message(existing, lambda message: message.regenerated(content))
         if segment_key in run.regenerating:
             run.regenerating.remove(segment_key)
             self._derive_review_status()
@@ -424,7 +422,7 @@ class Campaign(Aggregate):
         run = self.runs[str(run_number)]
         targets = run.messages.values() if segment_key is None else [run.messages[segment_key]]
         for message in list(targets):
-            run.change_message(message, archive_reason=reason)
+            run.change_message(message, lambda message: message.archive(reason))
 
     def finalise_run(self, run_number: int) -> bool:
         if not self._is_processing_run(run_number):
@@ -434,7 +432,6 @@ class Campaign(Aggregate):
         run = self.run(run_number)
         # Messages may have been reviewed while the run was Failed, so the resulting status
         # follows what still awaits approval, not merely whether anything was generated.
-        ready = not run.regenerating and run.awaiting_approval == 0
         counts = {
             "copied": sum(m.origin == Origin.COPIED for m in run.messages.values()),
             "generated": sum(m.origin == Origin.GENERATED for m in run.messages.values()),
@@ -442,9 +439,7 @@ class Campaign(Aggregate):
         }
         self._run_finalised(
             run_number=run_number,
-            campaign_status=CampaignStatus.READY_TO_PUBLISH
-            if ready
-            else CampaignStatus.READY_FOR_REVIEW,
+            campaign_status=status_after_review(run.awaiting_approval),
             counts=counts,
         )
         return True
@@ -554,21 +549,7 @@ class Campaign(Aggregate):
         reviewed_by: str,
     ) -> None:
         run = self.runs[str(run_number)]
-        message = run.messages[segment_key]
-        if decision == Decision.APPROVE:
-            run.change_message(
-                message,
-                status=MessageStatus.APPROVED,
-                review_status=ReviewStatus.APPROVED,
-                approval_stage=ApprovalStage.APPROVED,
-            )
-        else:
-            run.change_message(
-                message,
-                status=MessageStatus.REJECTED,
-                review_status=ReviewStatus.REJECTED,
-                approval_stage=ApprovalStage.REVIEWED,
-            )
+        run.change_message(run.messages[segment_key], lambda message: message.reviewed(decision))
         self._derive_review_status()
 
     def edit(self, *, message_id: UUID, content: str, edited_by: str) -> None:
@@ -593,14 +574,7 @@ class Campaign(Aggregate):
         self, run_number: int, message_id: UUID, segment_key: str, content: str, edited_by: str
     ) -> None:
         run = self.runs[str(run_number)]
-        message = run.messages[segment_key]
-        message.content = content
-        run.change_message(
-            message,
-            status=MessageStatus.READY_FOR_REVIEW,
-            review_status=ReviewStatus.PENDING,
-            approval_stage=ApprovalStage.REVIEWED,
-        )
+        run.change_message(run.messages[segment_key], lambda message: message.edited(content))
         self._derive_review_status()
 
     def request_regeneration(self, *, message_id: UUID, requested_by: str) -> UUID:
@@ -625,12 +599,7 @@ class Campaign(Aggregate):
     ) -> None:
         run = self.runs[str(run_number)]
         run.regenerating.append(segment_key)
-        run.change_message(
-            run.messages[segment_key],
-            status=MessageStatus.READY_FOR_REVIEW,
-            review_status=ReviewStatus.PENDING,
-            approval_stage=ApprovalStage.GENERATED,
-        )
+        run.change_message(run.messages[segment_key], Message.regeneration_requested)
         self._derive_review_status()
 
     def fail_regenerations(self, error: str) -> int:
@@ -685,12 +654,7 @@ class Campaign(Aggregate):
         self, run_number: int, message_id: UUID, segment_key: str, published_by: str
     ) -> None:
         run = self.runs[str(run_number)]
-        run.change_message(
-            run.messages[segment_key],
-            status=MessageStatus.PUBLISHED,
-            review_status=ReviewStatus.APPROVED,
-            approval_stage=ApprovalStage.PUBLISHED,
-        )
+        run.change_message(run.messages[segment_key], Message.published)
 
     @event("CampaignPublished")
     def _campaign_published(self, run_number: int, published_by: str) -> None:
@@ -698,12 +662,9 @@ class Campaign(Aggregate):
         self.status = CampaignStatus.PUBLISHED
 
     def _derive_review_status(self) -> None:
-        """After a review-side change the campaign is ready to publish only when every
-        active message is approved (or already published) and none awaits regeneration."""
+        """After a review-side change the campaign's status follows its messages. A message
+        awaiting regeneration is Ready for review, so it counts as awaiting approval."""
         run = self.current_run
-        if run is None or run.status in (RunStatus.PROCESSING, RunStatus.FAILED):
+        if run is None or not follows_its_messages(run.status):
             return
-        ready = not run.regenerating and run.awaiting_approval == 0
-        status = CampaignStatus.READY_TO_PUBLISH if ready else CampaignStatus.READY_FOR_REVIEW
-        self.status = status
-        run.status = status
+        self.status = run.status = status_after_review(run.awaiting_approval)

@@ -1,12 +1,15 @@
-"""Mutable state objects the Campaign aggregate keeps for its current and previous run.
+"""Mutable state objects the Campaign aggregate keeps for its current and previous run,
+and the one definition of how a message changes on each event.
 
-Older runs are dropped from the aggregate once a run is finalised: their history lives in
-the event log and the read models, and keeping them would make every snapshot grow with
-every rerun.
+The aggregate's ``@event`` bodies and the read models (``projections``) both apply the
+``Message`` methods below, so a message's state after an event is written once. Older runs
+are dropped from the aggregate once a run is finalised: their history lives in the event
+log and the read models, and keeping them would make every snapshot grow with every rerun.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -14,6 +17,8 @@ from domain.segments import Segment
 from domain.statuses import (
     ApprovalStage,
     ArchiveReason,
+    CampaignStatus,
+    Decision,
     MessageStatus,
     Origin,
     ReviewStatus,
@@ -28,6 +33,43 @@ def message_id_for(campaign_id: UUID, run_number: int, segment_key: str) -> UUID
     return uuid5(_MESSAGE_NAMESPACE, f"{campaign_id}/{run_number}/{segment_key}")
 
 
+@dataclass(frozen=True)
+class MessageState:
+    """Where an event leaves a message: its status, review status and approval stage."""
+
+    status: MessageStatus
+    review_status: ReviewStatus
+    approval_stage: ApprovalStage
+
+
+AWAITING_REVIEW = MessageState(
+    MessageStatus.READY_FOR_REVIEW, ReviewStatus.PENDING, ApprovalStage.GENERATED
+)
+APPROVED = MessageState(MessageStatus.APPROVED, ReviewStatus.APPROVED, ApprovalStage.APPROVED)
+REJECTED = MessageState(MessageStatus.REJECTED, ReviewStatus.REJECTED, ApprovalStage.REVIEWED)
+EDITED = MessageState(MessageStatus.READY_FOR_REVIEW, ReviewStatus.PENDING, ApprovalStage.REVIEWED)
+PUBLISHED = MessageState(MessageStatus.PUBLISHED, ReviewStatus.APPROVED, ApprovalStage.PUBLISHED)
+
+
+def awaits_approval(status: str) -> bool:
+    """A message in this status still needs a reviewer before the campaign can publish."""
+    return status not in (MessageStatus.APPROVED, MessageStatus.PUBLISHED)
+
+
+def status_after_review(awaiting_approval: int) -> CampaignStatus:
+    """The status a reviewed run (and its campaign) has: ready to publish once no active
+    message awaits approval."""
+    if awaiting_approval == 0:
+        return CampaignStatus.READY_TO_PUBLISH
+    return CampaignStatus.READY_FOR_REVIEW
+
+
+def follows_its_messages(status: str) -> bool:
+    """Whether a campaign in this status takes its status from its messages after a
+    review-side change (a processing or failed run keeps its own)."""
+    return status not in (CampaignStatus.PROCESSING, CampaignStatus.FAILED)
+
+
 @dataclass
 class Message:
     message_id: UUID
@@ -35,9 +77,9 @@ class Message:
     content: str
     origin: str = Origin.GENERATED
     copied_from_message_id: UUID | None = None
-    status: str = MessageStatus.READY_FOR_REVIEW
-    review_status: str = ReviewStatus.PENDING
-    approval_stage: str = ApprovalStage.GENERATED
+    status: str = AWAITING_REVIEW.status
+    review_status: str = AWAITING_REVIEW.review_status
+    approval_stage: str = AWAITING_REVIEW.approval_stage
     archive_reason: str | None = None
 
     @property
@@ -45,17 +87,51 @@ class Message:
         return self.archive_reason is not None
 
     @property
-    def is_approved_or_published(self) -> bool:
-        return self.status in (MessageStatus.APPROVED, MessageStatus.PUBLISHED)
-
-    @property
     def awaits_approval(self) -> bool:
-        return not self.is_archived and not self.is_approved_or_published
+        return not self.is_archived and awaits_approval(self.status)
+
+    # ---------------------------------------------------------------- one per event
+    @classmethod
+    def copied(cls, message_id: UUID, segment_key: str, content: str, source_id: UUID) -> Message:
+        """SegmentMatched: a copy keeps its source's approval, ready to publish as it is."""
+        message = cls(message_id, segment_key, content, Origin.COPIED, source_id)
+        message.enter(APPROVED)
+        return message
+
+    @classmethod
+    def generated(cls, message_id: UUID, segment_key: str, content: str) -> Message:
+        """MessageGenerated for a segment without a message."""
+        return cls(message_id, segment_key, content)
+
+    def regenerated(self, content: str) -> None:
+        """MessageGenerated for a message that exists: new content, to be reviewed again."""
+        self.content = content
+        self.origin = Origin.GENERATED
+        self.copied_from_message_id = None
+        self.enter(AWAITING_REVIEW)
+
+    def reviewed(self, decision: str) -> None:
+        self.enter(APPROVED if decision == Decision.APPROVE else REJECTED)
+
+    def edited(self, content: str) -> None:
+        self.content = content
+        self.enter(EDITED)
+
+    def regeneration_requested(self) -> None:
+        self.enter(AWAITING_REVIEW)
+
+    def published(self) -> None:
+        self.enter(PUBLISHED)
 
     def archive(self, reason: str) -> None:
         # superseded -> orphaned refines why it left; nothing ever un-archives it.
         if self.archive_reason is None or reason == ArchiveReason.ORPHANED:
             self.archive_reason = reason
+
+    def enter(self, state: MessageState) -> None:
+        self.status = state.status
+        self.review_status = state.review_status
+        self.approval_stage = state.approval_stage
 
 
 @dataclass
@@ -87,24 +163,10 @@ class Run:
         if message.awaits_approval:
             self.awaiting_approval += 1
 
-    def change_message(
-        self,
-        message: Message,
-        *,
-        status: str | None = None,
-        review_status: str | None = None,
-        approval_stage: str | None = None,
-        archive_reason: str | None = None,
-    ) -> None:
+    def change_message(self, message: Message, change: Callable[[Message], None]) -> None:
+        """Apply ``change`` (a ``Message`` method) and keep ``awaiting_approval`` true."""
         before = message.awaits_approval
-        if status is not None:
-            message.status = status
-        if review_status is not None:
-            message.review_status = review_status
-        if approval_stage is not None:
-            message.approval_stage = approval_stage
-        if archive_reason is not None:
-            message.archive(archive_reason)
+        change(message)
         self.awaiting_approval += int(message.awaits_approval) - int(before)
 
     def active_messages(self) -> list[Message]:

@@ -53,3 +53,15 @@ class Origin(StrEnum):
 class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+
+
+class JobPhase(StrEnum):
+    """Where a run's background job stands, as the read models follow its events."""
+
+    QUEUED = "Queued"
+    COPYING = "Copying"
+    GENERATING = "Generating"
+    ARCHIVING = "Archiving"
+    FINALISING = "Finalising"
+    COMPLETED = "Completed"
+    FAILED = "Failed"

@@ -1,103 +1,290 @@
 """The ``campaign_runs`` projector: campaigns, run history, run segments and messages.
 
-One projector owns the four tables because they derive from each other inside a batch:
-a message takes its segment values from its run's segments, and a campaign's status and
-message counts follow its current run's messages.
+One projector owns the four tables because they derive from each other: a message takes
+its segment values from its run's segments, and a campaign's status and message counts
+follow its current run's messages. A message changes through the domain's own ``Message``
+methods, and the campaign's status through the domain's rule, so the read models apply
+exactly what the aggregate applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from psycopg import Cursor
+from domain.model import Message, awaits_approval, follows_its_messages, status_after_review
+from domain.statuses import CampaignStatus, MessageStatus, RunStatus
+from projections.fold import Row, Rows, Touch
+from projections.projector import Handler, Projector
+from projections.reader import Event
+from projections.schema import CAMPAIGN_TABLE, MESSAGE_TABLE, RUN_TABLE, SEGMENT_TABLE
 
-from projections.decoding import count, text, uuid_hex
-from projections.events import Group
-from projections.messages import MessageHandlers
-from projections.projector import LAST_PER_CAMPAIGN
-from projections.schema import CAMPAIGNS, MESSAGES, RUNS, SEGMENTS
-
-ZERO_COUNTS = '{{"Ready for review": 0, "Approved": 0, "Rejected": 0, "Published": 0}}'
-_LIFECYCLE = {  # event type -> (run and campaign status, the run's completed_at)
-    "RunFinalised": (text("campaign_status"), "u.ts"),
-    "RunFailed": ("'Failed'", "r.completed_at"),
-    "RunRetried": ("'Processing'", "NULL"),
-    "CampaignPublished": ("'Published'", "r.completed_at"),
-}
-_CREATE = (
-    "INSERT INTO {campaigns} (campaign_id, account_id, name, status, current_run_number,"
-    " customer_group_id, segment_variables, ai_config, message_counts, created_at, updated_at)"
-    f" SELECT e.cid, {uuid_hex('account_id')}, {text('name')}, 'Processing', 0,"
-    f" {uuid_hex('customer_group_id')}, e.j -> 'segment_variables', e.j -> 'ai_config',"
-    f" '{ZERO_COUNTS}'::jsonb, {{ts}}, {{ts}} FROM {{events}} AS e"
-)
-_SUPERSEDE = (
-    "UPDATE {runs} r SET status = 'Superseded' FROM {events} AS e"
-    " WHERE r.campaign_id = e.cid AND r.run_number = (e.j ->> 'previous_run_number')::int"
-)
-_INSERT_RUNS = (
-    "INSERT INTO {runs} (campaign_id, run_number, customer_group_id, customer_group_name,"
-    " segment_count, status, matched, new, orphaned, initiated_by, initiated_from_ip, job_uid,"
-    f" started_at, completed_at) SELECT e.cid, {{run}}, {uuid_hex('customer_group_id')},"
-    f" {text('customer_group_name')}, {count('segments')}, 'Processing', {count('matched')},"
-    f" {count('new')}, {count('orphaned')}, {text('initiated_by')}, {text('ip')},"
-    f" {uuid_hex('job_uid')}, {{ts}}, NULL FROM {{events}} AS e"
-)
-_INSERT_SEGMENTS = (
-    "INSERT INTO {run_segments} (campaign_id, run_number, segment_key, segment_values,"
-    " customer_count) SELECT e.cid, {run}, s ->> 'key', s -> 'values',"
-    " (s ->> 'customer_count')::int FROM {events} AS e"
-    " CROSS JOIN LATERAL jsonb_array_elements(e.segments) AS s"
-)
-_START_CAMPAIGN = (
-    "UPDATE {campaigns} c SET status = 'Processing', current_run_number = {run},"
-    f" customer_group_id = {uuid_hex('customer_group_id')} FROM {LAST_PER_CAMPAIGN}"
-    " WHERE c.campaign_id = e.cid"
-)
-_TOUCH = (
-    "UPDATE {campaigns} c SET updated_at = GREATEST(c.updated_at, u.ts), message_counts ="
-    " (SELECT jsonb_build_object("
-    "'Ready for review', count(*) FILTER (WHERE m.status = 'Ready for review'),"
-    " 'Approved', count(*) FILTER (WHERE m.status = 'Approved'),"
-    " 'Rejected', count(*) FILTER (WHERE m.status = 'Rejected'),"
-    " 'Published', count(*) FILTER (WHERE m.status = 'Published'))"
-    " FROM {messages} m WHERE m.campaign_id = c.campaign_id"
-    " AND m.run_number = c.current_run_number AND m.archive_reason IS NULL)"
-    " FROM (SELECT e.cid, max(e.ts) AS ts FROM {events} AS e GROUP BY e.cid) AS u"
-    " WHERE c.campaign_id = u.cid"
-)
+ZERO_COUNTS = {status.value: 0 for status in MessageStatus}
+MESSAGE_FIELDS = (
+    "message_id", "segment_key", "content", "origin", "copied_from_message_id", "status",
+    "review_status", "approval_stage", "archive_reason",
+)  # fmt: skip
 
 
-def _lifecycle(status: str, completed_at: str) -> str:
-    return (
-        f"WITH u AS (SELECT e.cid, {{run}} AS rn, {status} AS status, {{ts}} AS ts"
-        f" FROM {LAST_PER_CAMPAIGN}), r AS (UPDATE {{runs}} r SET status = u.status,"
-        f" completed_at = {completed_at} FROM u"
-        " WHERE r.campaign_id = u.cid AND r.run_number = u.rn)"
-        " UPDATE {campaigns} c SET status = u.status FROM u WHERE c.campaign_id = u.cid"
+# ------------------------------------------------------------------ the rows an event names
+def campaign(event: Event) -> Touch:
+    return Touch(CAMPAIGN_TABLE, (event.campaign_id,))
+
+
+def run(event: Event) -> Touch:
+    return Touch(RUN_TABLE, (event.campaign_id, event["run_number"]))
+
+
+def message_key(event: Event) -> tuple[Any, ...]:
+    return (event.campaign_id, event["run_number"], event["segment_key"])
+
+
+def message(event: Event) -> Touch:
+    return Touch(MESSAGE_TABLE, message_key(event))
+
+
+def new_message(event: Event) -> list[Touch]:
+    return [message(event), Touch(SEGMENT_TABLE, message_key(event))]
+
+
+def archived_messages(event: Event) -> list[Touch]:
+    if event["segment_key"] is None:  # the whole run
+        return [Touch(MESSAGE_TABLE, (event.campaign_id, event["run_number"]))]
+    return [message(event)]
+
+
+def run_started_touches(event: Event) -> list[Touch]:
+    previous = event["previous_run_number"]
+    return [] if previous is None else [Touch(RUN_TABLE, (event.campaign_id, previous))]
+
+
+# ------------------------------------------------------------------ shared steps
+def counted_status(campaign: Row | None, row: Row) -> str | None:
+    """The status a message adds to its campaign's counts (active current-run ones only)."""
+    if campaign is None or row["run_number"] != campaign["current_run_number"]:
+        return None
+    return None if row["archive_reason"] is not None else row["status"]
+
+
+def recount(campaign: Row | None, before: str | None, after: str | None) -> None:
+    if campaign is None or before == after:
+        return
+    counts = campaign["message_counts"]
+    if before is not None:
+        counts[before] = counts.get(before, 0) - 1
+    if after is not None:
+        counts[after] = counts.get(after, 0) + 1
+
+
+def change_message(rows: Rows, event: Event, row: Row, change: Callable[[Message], None]) -> None:
+    """Apply a ``Message`` method to a message row, keeping its campaign's counts."""
+    owner = rows.read(CAMPAIGN_TABLE, event.campaign_id)
+    before = counted_status(owner, row)
+    state = Message(**{field: row[field] for field in MESSAGE_FIELDS})
+    change(state)
+    row.update(vars(state))
+    recount(owner, before, counted_status(owner, row))
+
+
+def add_message(rows: Rows, event: Event, state: Message) -> None:
+    segment = rows.read(SEGMENT_TABLE, event.campaign_id, event["run_number"], state.segment_key)
+    if segment is None:
+        raise LookupError(f"no segment {state.segment_key!r} in run {event['run_number']}")
+    row: Row = {
+        "campaign_id": event.campaign_id,
+        "run_number": event["run_number"],
+        "segment": segment["segment_values"],
+        "customer_count": segment["customer_count"],
+        **vars(state),
+        "archived_at": None,
+        "created_at": event.timestamp,
+        "published_at": None,
+    }
+    rows.add(MESSAGE_TABLE, row)
+    owner = rows.read(CAMPAIGN_TABLE, event.campaign_id)
+    recount(owner, None, counted_status(owner, row))
+
+
+def follow_messages(rows: Rows, event: Event) -> None:
+    """After a review-side change the campaign's status (and its current run's) follows
+    its messages: the domain's rule, over the counts kept here."""
+    owner = rows.get(CAMPAIGN_TABLE, event.campaign_id)
+    if owner is None or not follows_its_messages(owner["status"]):
+        return
+    awaiting = sum(n for status, n in owner["message_counts"].items() if awaits_approval(status))
+    owner["status"] = status_after_review(awaiting)
+    current = rows.get(RUN_TABLE, event.campaign_id, owner["current_run_number"])
+    if current is not None:
+        current["status"] = owner["status"]
+
+
+def set_run_status(rows: Rows, event: Event, status: str, completed: bool | None) -> None:
+    """A run's lifecycle event: its status and its campaign's (``completed``: True stamps
+    the completion time, False clears it, None keeps it)."""
+    found = rows.get(RUN_TABLE, event.campaign_id, event["run_number"])
+    if found is not None:
+        found["status"] = status
+        if completed is not None:
+            found["completed_at"] = event.timestamp if completed else None
+    owner = rows.get(CAMPAIGN_TABLE, event.campaign_id)
+    if owner is not None:
+        owner["status"] = status
+
+
+# ------------------------------------------------------------------ one handler per event
+def touch_campaign(rows: Rows, event: Event) -> None:
+    owner = rows.get(CAMPAIGN_TABLE, event.campaign_id)
+    if owner is not None:
+        owner["updated_at"] = max(owner["updated_at"], event.timestamp)
+
+
+def campaign_created(rows: Rows, event: Event) -> None:
+    rows.add(
+        CAMPAIGN_TABLE,
+        {
+            "campaign_id": event.campaign_id,
+            "account_id": event["account_id"],
+            "name": event["name"],
+            "status": CampaignStatus.PROCESSING,
+            "current_run_number": 0,
+            "customer_group_id": event["customer_group_id"],
+            "segment_variables": event["segment_variables"],
+            "ai_config": event["ai_config"],
+            "message_counts": dict(ZERO_COUNTS),
+            "created_at": event.timestamp,
+            "updated_at": event.timestamp,
+        },
     )
 
 
-class CampaignRunsProjector(MessageHandlers):
-    name = "campaign_runs"
-    tables: ClassVar[tuple[str, ...]] = (CAMPAIGNS, RUNS, SEGMENTS, MESSAGES)
-
-    def __init__(self, schema: str | None = None) -> None:
-        super().__init__(schema)
-        self._touch = self.sql(_TOUCH)
-        self.handlers.update(
+def run_started(rows: Rows, event: Event) -> None:
+    cid, number, segments = event.campaign_id, event["run_number"], event["segments"]
+    previous = event["previous_run_number"]
+    superseded = None if previous is None else rows.get(RUN_TABLE, cid, previous)
+    if superseded is not None:
+        superseded["status"] = RunStatus.SUPERSEDED
+    rows.add(
+        RUN_TABLE,
+        {
+            "campaign_id": cid,
+            "run_number": number,
+            "customer_group_id": event["customer_group_id"],
+            "customer_group_name": event["customer_group_name"],
+            "segment_count": len(segments),
+            "status": RunStatus.PROCESSING,
+            "matched": len(event["matched"]),
+            "new": len(event["new"]),
+            "orphaned": len(event["orphaned"]),
+            "initiated_by": event["initiated_by"],
+            "initiated_from_ip": event["ip"],
+            "job_uid": event["job_uid"],
+            "started_at": event.timestamp,
+            "completed_at": None,
+        },
+    )
+    for segment in segments:
+        rows.add(
+            SEGMENT_TABLE,
             {
-                "CampaignCreated": self.statements(_CREATE),
-                "RunStarted": self.statements(
-                    _SUPERSEDE, _INSERT_RUNS, _INSERT_SEGMENTS, _START_CAMPAIGN
-                ),
-                **{
-                    name: self.statements(_lifecycle(status, completed_at))
-                    for name, (status, completed_at) in _LIFECYCLE.items()
-                },
-            }
+                "campaign_id": cid,
+                "run_number": number,
+                "segment_key": segment["key"],
+                "segment_values": segment["values"],
+                "customer_count": segment["customer_count"],
+            },
         )
-        self.add_message_handlers()
+    owner = rows.get(CAMPAIGN_TABLE, cid)
+    if owner is not None:
+        owner.update(
+            status=CampaignStatus.PROCESSING,
+            current_run_number=number,
+            customer_group_id=event["customer_group_id"],
+            message_counts=dict(ZERO_COUNTS),  # the new run has no messages yet
+        )
 
-    def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
-        self._touch.run(cur, batch)
+
+def segment_matched(rows: Rows, event: Event) -> None:
+    copy = Message.copied(
+        event["message_id"],
+        event["segment_key"],
+        event["content"],
+        event["copied_from_message_id"],
+    )
+    add_message(rows, event, copy)
+
+
+def message_generated(rows: Rows, event: Event) -> None:
+    found = rows.get(MESSAGE_TABLE, *message_key(event))
+    content = event["content"]
+    if found is None:
+        add_message(
+            rows, event, Message.generated(event["message_id"], event["segment_key"], content)
+        )
+    else:
+        change_message(rows, event, found, lambda state: state.regenerated(content))
+    follow_messages(rows, event)
+
+
+def message_archived(rows: Rows, event: Event) -> None:
+    reason, key = event["reason"], event["segment_key"]
+    if key is None:
+        targets = rows.starting_with(MESSAGE_TABLE, event.campaign_id, event["run_number"])
+    else:
+        found = rows.get(MESSAGE_TABLE, event.campaign_id, event["run_number"], key)
+        targets = [] if found is None else [found]
+    for row in targets:
+        change_message(rows, event, row, lambda state: state.archive(reason))
+        row["archived_at"] = row["archived_at"] or event.timestamp  # the first archive's
+
+
+def message_changed(change: Callable[[Event], Callable[[Message], None]]) -> Handler:
+    """A handler applying one ``Message`` method to the event's message, after which the
+    campaign's status follows its messages."""
+
+    def apply(rows: Rows, event: Event) -> None:
+        found = rows.get(MESSAGE_TABLE, *message_key(event))
+        if found is not None:
+            change_message(rows, event, found, change(event))
+        follow_messages(rows, event)
+
+    return Handler(apply, lambda event: [message(event), run(event)])
+
+
+def message_published(rows: Rows, event: Event) -> None:
+    found = rows.get(MESSAGE_TABLE, *message_key(event))
+    if found is not None:
+        change_message(rows, event, found, Message.published)
+        found["published_at"] = event.timestamp
+
+
+def lifecycle(status: Callable[[Event], str], completed: bool | None) -> Handler:
+    return Handler(
+        lambda rows, event: set_run_status(rows, event, status(event), completed),
+        lambda event: [run(event)],
+    )
+
+
+def no_rows(_event: Event) -> list[Touch]:
+    return []
+
+
+class CampaignRunsProjector(Projector):
+    name = "campaign_runs"
+    tables: ClassVar[tuple[Any, ...]] = (CAMPAIGN_TABLE, RUN_TABLE, SEGMENT_TABLE, MESSAGE_TABLE)
+    every_event = Handler(touch_campaign, lambda event: [campaign(event)])
+    handlers: ClassVar[dict[str, Handler]] = {
+        "CampaignCreated": Handler(campaign_created, no_rows),
+        "RunStarted": Handler(run_started, run_started_touches),
+        "SegmentMatched": Handler(segment_matched, new_message),
+        "MessageGenerated": Handler(message_generated, lambda e: [*new_message(e), run(e)]),
+        "MessageArchived": Handler(message_archived, archived_messages),
+        "MessageReviewed": message_changed(lambda e: lambda m: m.reviewed(e["decision"])),
+        "MessageEdited": message_changed(lambda e: lambda m: m.edited(e["content"])),
+        "MessageRegenerationRequested": message_changed(lambda e: Message.regeneration_requested),
+        "MessageRegenerationFailed": message_changed(lambda e: lambda m: None),
+        "MessagePublished": Handler(message_published, lambda event: [message(event)]),
+        "RunFinalised": lifecycle(lambda e: e["campaign_status"], completed=True),
+        "RunFailed": lifecycle(lambda e: RunStatus.FAILED, completed=None),
+        "RunRetried": lifecycle(lambda e: RunStatus.PROCESSING, completed=False),
+        "CampaignPublished": lifecycle(lambda e: RunStatus.PUBLISHED, completed=None),
+    }

@@ -10,75 +10,95 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from psycopg import Cursor
+from domain.statuses import ArchiveReason, JobPhase
+from projections.fold import Rows, Touch
+from projections.projector import Handler, Projector
+from projections.reader import Event
+from projections.schema import JOB_CAMPAIGN_TABLE, JOB_TABLE
 
-from projections.decoding import count, text, uuid_hex
-from projections.events import Group
-from projections.projector import LAST_PER_CAMPAIGN, Projector
-from projections.schema import JOB_CAMPAIGNS, JOBS
-
-_CREATED = (
-    "INSERT INTO {job_campaigns} (campaign_id, account_id)"
-    f" SELECT e.cid, {uuid_hex('account_id')} FROM {{events}} AS e"
-)
-_STARTED = (
-    "INSERT INTO {jobs} (job_uid, campaign_id, account_id, run_number, phase, copied,"
-    f" generated, archived, total, error) SELECT {uuid_hex('job_uid')}, e.cid, c.account_id,"
-    " {run}, 'Queued', 0, 0, 0,"
-    f" {count('matched')} + {count('new')} + {count('orphaned')}, NULL"
-    " FROM {events} AS e LEFT JOIN {job_campaigns} c ON c.campaign_id = e.cid"
-)
-_PROGRESS = {  # event type -> (counter, phase, which events count, their job's run offset)
-    "SegmentMatched": ("copied", "Copying", "TRUE", 0),
-    "MessageGenerated": ("generated", "Generating", "TRUE", 0),
-    # Orphans are archived from the run before the job's run; superseding is not progress.
-    "MessageArchived": ("archived", "Archiving", "{reason} = 'orphaned' AND {key} IS NOT NULL", 1),
-}
-_ENDED = {"RunFinalised": "Completed", "RunFailed": "Failed", "RunRetried": "Queued"}
+ENDED = (JobPhase.COMPLETED, JobPhase.FAILED)
+WORKING = (JobPhase.COPYING, JobPhase.GENERATING, JobPhase.ARCHIVING)
 
 
-def _progress(column: str, phase: str, which: str, offset: int) -> str:
-    # Regenerations after a run completed (or while it is Failed) are not job progress.
-    return (
-        f"UPDATE {{jobs}} j SET {column} = j.{column} + u.n, phase = '{phase}'"
-        f" FROM (SELECT e.cid, {{run}} + {offset} AS rn, sum(e.n) AS n FROM {{events}} AS e"
-        f" WHERE {which} GROUP BY 1, 2) AS u WHERE j.campaign_id = u.cid AND j.run_number = u.rn"
-        " AND j.phase NOT IN ('Completed', 'Failed')"
+def job(event: Event, run_offset: int = 0) -> Touch:
+    return Touch(JOB_TABLE, (event.campaign_id, event["run_number"] + run_offset))
+
+
+def campaign_created(rows: Rows, event: Event) -> None:
+    rows.add(
+        JOB_CAMPAIGN_TABLE, {"campaign_id": event.campaign_id, "account_id": event["account_id"]}
     )
 
 
-def _ended(phase: str) -> str:
-    counts = ", ".join(
-        f"{c} = COALESCE((e.j -> 'counts' ->> '{c}')::int, j.{c})"
-        for c in ("copied", "generated", "archived")
+def run_started(rows: Rows, event: Event) -> None:
+    owner = rows.read(JOB_CAMPAIGN_TABLE, event.campaign_id)
+    if owner is None:
+        raise LookupError(f"run started for unknown campaign {event.campaign_id}")
+    rows.add(
+        JOB_TABLE,
+        {
+            "job_uid": event["job_uid"],
+            "campaign_id": event.campaign_id,
+            "account_id": owner["account_id"],
+            "run_number": event["run_number"],
+            "phase": JobPhase.QUEUED,
+            "copied": 0,
+            "generated": 0,
+            "archived": 0,
+            "total": len(event["matched"]) + len(event["new"]) + len(event["orphaned"]),
+            "error": None,
+        },
     )
-    return (
-        f"UPDATE {{jobs}} j SET phase = '{phase}', error = {text('error')}, {counts}"
-        f" FROM {LAST_PER_CAMPAIGN} WHERE j.campaign_id = e.cid AND j.run_number = {{run}}"
-    )
+
+
+def progress(counter: str, phase: JobPhase, run_offset: int = 0) -> Handler:
+    """One more item of the job done. Regenerations after a run completed (or while it is
+    Failed) are not job progress; orphans are archived from the run before the job's."""
+
+    def apply(rows: Rows, event: Event) -> None:
+        if counter == "archived" and not is_orphan_archive(event):
+            return  # superseding a whole run is not progress
+        found = rows.get(JOB_TABLE, event.campaign_id, event["run_number"] + run_offset)
+        if found is None or found["phase"] in ENDED:
+            return
+        found[counter] += 1
+        found["phase"] = phase
+        if found["copied"] + found["generated"] + found["archived"] >= found["total"]:
+            found["phase"] = JobPhase.FINALISING
+
+    return Handler(apply, lambda event: [job(event, run_offset)])
+
+
+def is_orphan_archive(event: Event) -> bool:
+    return event["reason"] == ArchiveReason.ORPHANED and event["segment_key"] is not None
+
+
+def ended(phase: JobPhase) -> Handler:
+    def apply(rows: Rows, event: Event) -> None:
+        found = rows.get(JOB_TABLE, event.campaign_id, event["run_number"])
+        if found is None:
+            return
+        found["phase"] = phase
+        found["error"] = event.get("error")
+        for counter, value in (event.get("counts") or {}).items():
+            if counter in ("copied", "generated", "archived"):
+                found[counter] = value
+
+    return Handler(apply, lambda event: [job(event)])
 
 
 class JobsProjector(Projector):
     name = "jobs"
-    tables: ClassVar[tuple[str, ...]] = (JOBS, JOB_CAMPAIGNS)
-
-    def __init__(self, schema: str | None = None) -> None:
-        super().__init__(schema)
-        # Counts only grow and total is fixed, so this holds wherever a batch ends.
-        self._finalising = self.sql(
-            "UPDATE {jobs} SET phase = 'Finalising'"
-            " WHERE campaign_id IN (SELECT e.cid FROM {events} AS e)"
-            " AND phase IN ('Copying', 'Generating', 'Archiving')"
-            " AND copied + generated + archived >= total"
-        )
-        self.handlers.update(
-            {
-                "CampaignCreated": self.statements(_CREATED),
-                "RunStarted": self.statements(_STARTED),
-                **{name: self.statements(_progress(*args)) for name, args in _PROGRESS.items()},
-                **{name: self.statements(_ended(phase)) for name, phase in _ENDED.items()},
-            }
-        )
-
-    def after_batch(self, cur: Cursor[Any], batch: Group) -> None:
-        self._finalising.run(cur, batch)
+    tables: ClassVar[tuple[Any, ...]] = (JOB_TABLE, JOB_CAMPAIGN_TABLE)
+    handlers: ClassVar[dict[str, Handler]] = {
+        "CampaignCreated": Handler(campaign_created, lambda event: []),
+        "RunStarted": Handler(
+            run_started, lambda event: [Touch(JOB_CAMPAIGN_TABLE, (event.campaign_id,))]
+        ),
+        "SegmentMatched": progress("copied", JobPhase.COPYING),
+        "MessageGenerated": progress("generated", JobPhase.GENERATING),
+        "MessageArchived": progress("archived", JobPhase.ARCHIVING, run_offset=1),
+        "RunFinalised": ended(JobPhase.COMPLETED),
+        "RunFailed": ended(JobPhase.FAILED),
+        "RunRetried": ended(JobPhase.QUEUED),
+    }

@@ -16,7 +16,6 @@ from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
 from projections.projector import ProjectionSet
-from projections.read_ahead import from_pool
 from projections.registry import PROJECTORS, build_projectors
 from projections.schema import POSITIONS, read_model_ddl, table
 
@@ -24,7 +23,7 @@ Progress = Callable[[int], None]
 
 
 def _tables(names: list[str]) -> list[str]:
-    return [t for name in names for t in PROJECTORS[name].tables]  # type: ignore[attr-defined]
+    return [t.name for name in names for t in PROJECTORS[name].tables]  # type: ignore[attr-defined]
 
 
 def create_fresh(conn: Connection[Any], schema: str, names: list[str]) -> ProjectionSet:
@@ -49,11 +48,11 @@ def rebuild(
     with pool.connection() as conn:
         try:
             fresh = create_fresh(conn, scratch, names)
-            fresh.catch_up_on(conn, progress=progress, read_ahead=from_pool(pool))
+            fresh.catch_up_on(conn, progress=progress)
             with conn.transaction(), conn.cursor() as cur:
                 live.lock_positions(cur)
                 # savepoints inside this transaction
-                fresh.catch_up_on(conn, progress=progress, read_ahead=from_pool(pool))
+                fresh.catch_up_on(conn, progress=progress)
                 (position,) = set(fresh.lock_positions(cur).values())
                 target = cur.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
                 for name in _tables(names):
@@ -115,7 +114,7 @@ def verify(
                 positions = live.lock_positions(cur)
                 fresh.lock_positions(cur)
                 fresh.set_position(cur, after)
-                fresh.catch_up_on(conn, upto=min(positions.values()), read_ahead=from_pool(pool))
+                fresh.catch_up_on(conn, upto=min(positions.values()))
                 return {
                     t: table_differences(conn, t, None, scratch, campaign_ids)
                     for t in _tables(names)

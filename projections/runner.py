@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.decoding import state_jsonb
-from projections.events import CHANNEL, EVENTS_TABLE
 from projections.projector import BATCH_SIZE, ProjectionSet
+from projections.reader import CHANNEL, EVENTS_TABLE, decode
 from projections.registry import build_projectors
 from projections.schema import POSITIONS
 
@@ -35,14 +35,15 @@ class ProjectorStatus(NamedTuple):
     lag_seconds: float
 
 
+# Per read model: its position, the events after it, and the first of them (its age is
+# the lag in seconds).
 _STATUS = sql.SQL(
     "SELECT n.name, COALESCE(p.position, 0),"
     " GREATEST((SELECT COALESCE(max(notification_id), 0) FROM {events})"
     " - COALESCE(p.position, 0), 0),"
-    " COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - (SELECT"
-    f" ({state_jsonb('e.state')} -> 'timestamp' ->> '_data_')::timestamptz FROM {{events}} e"
-    " WHERE e.notification_id > COALESCE(p.position, 0) ORDER BY e.notification_id LIMIT 1)),"
-    " 0)::float8 FROM unnest(%s::text[]) AS n(name) LEFT JOIN {positions} p ON p.name = n.name"
+    " (SELECT e.state FROM {events} e WHERE e.notification_id > COALESCE(p.position, 0)"
+    " ORDER BY e.notification_id LIMIT 1)"
+    " FROM unnest(%s::text[]) AS n(name) LEFT JOIN {positions} p ON p.name = n.name"
     " ORDER BY n.name"
 ).format(events=sql.Identifier(EVENTS_TABLE), positions=sql.Identifier(POSITIONS))
 _MIN_POSITION = sql.SQL(
@@ -96,7 +97,16 @@ class ProjectionRunner:
     def status(self) -> list[ProjectorStatus]:
         with self.pool.connection() as conn:
             rows = conn.execute(_STATUS, (self.projections.names,)).fetchall()
-        return [ProjectorStatus(name, int(p), int(lag), float(s)) for name, p, lag, s in rows]
+        now = datetime.now(UTC)
+        return [
+            ProjectorStatus(
+                name,
+                int(position),
+                int(lag),
+                0.0 if first is None else (now - decode(first)["timestamp"]).total_seconds(),
+            )
+            for name, position, lag, first in rows
+        ]
 
     # ------------------------------------------------------------------ background
     def start(self) -> None:

@@ -1,70 +1,127 @@
-"""The read-model tables, created idempotently; every statement can target another schema.
+"""The read-model tables: their columns, keys and DDL, defined once.
 
 A rebuild fills fresh copies of a projector's tables in a scratch schema and swaps them in,
-so the DDL is a function of the schema. ``READ_MODEL_DDL`` is the live set (search path).
+so every statement can target another schema. ``READ_MODEL_DDL`` is the live set (search
+path). The writer (``projections.writer``) copies rows in the column order given here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from psycopg import sql
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, SQL type, with NOT NULL where it holds)
+    key: tuple[str, ...]  # how the projectors find and upsert a row (a unique index)
+    primary_key: tuple[str, ...] = ()  # when it is not ``key``
+    options: str = ""  # storage parameters after the column list
+    indexes: tuple[str, ...] = ()  # {t}: the table, {i}: an index-name prefix
+
+    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(map(row.__getitem__, self.key))
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def types(self) -> list[str]:
+        """The bare type of each column, for a binary COPY."""
+        return [kind.removesuffix(" NOT NULL") for _, kind in self.columns]
+
 
 POSITIONS = "rm_positions"
 CAMPAIGNS = "rm_campaigns"
-RUNS = "rm_runs"
-SEGMENTS = "rm_run_segments"
-MESSAGES = "rm_messages"
-JOBS = "rm_jobs"
-JOB_CAMPAIGNS = "rm_job_campaigns"
-
-# {t} is the table, {i} an index-name prefix; indexes live in their table's schema.
-_TABLES: dict[str, list[str]] = {
-    POSITIONS: [
-        "CREATE TABLE IF NOT EXISTS {t} (name text PRIMARY KEY, position bigint NOT NULL,"
-        " updated_at timestamptz NOT NULL)"
-    ],
-    CAMPAIGNS: [
-        "CREATE TABLE IF NOT EXISTS {t} (campaign_id uuid PRIMARY KEY, account_id uuid NOT NULL,"
-        " name text NOT NULL, status text NOT NULL, current_run_number int NOT NULL,"
-        " customer_group_id uuid NOT NULL, segment_variables jsonb NOT NULL,"
-        " ai_config jsonb NOT NULL, message_counts jsonb NOT NULL,"
-        " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)",
+CAMPAIGN_TABLE = Table(
+    CAMPAIGNS,
+    (
+        ("campaign_id", "uuid"), ("account_id", "uuid NOT NULL"), ("name", "text NOT NULL"),
+        ("status", "text NOT NULL"), ("current_run_number", "int4 NOT NULL"),
+        ("customer_group_id", "uuid NOT NULL"), ("segment_variables", "jsonb NOT NULL"),
+        ("ai_config", "jsonb NOT NULL"), ("message_counts", "jsonb NOT NULL"),
+        ("created_at", "timestamptz NOT NULL"), ("updated_at", "timestamptz NOT NULL"),
+    ),
+    key=("campaign_id",),
+    indexes=(
         "CREATE INDEX IF NOT EXISTS {i}_account ON {t} (account_id, created_at DESC, campaign_id)",
         "CREATE INDEX IF NOT EXISTS {i}_group ON {t} (account_id, customer_group_id)",
-    ],
-    RUNS: [
-        "CREATE TABLE IF NOT EXISTS {t} (campaign_id uuid NOT NULL, run_number int NOT NULL,"
-        " customer_group_id uuid NOT NULL, customer_group_name text NOT NULL,"
-        " segment_count int NOT NULL, status text NOT NULL, matched int NOT NULL,"
-        " new int NOT NULL, orphaned int NOT NULL, initiated_by text NOT NULL,"
-        " initiated_from_ip text NOT NULL, job_uid uuid NOT NULL,"
-        " started_at timestamptz NOT NULL, completed_at timestamptz,"
-        " PRIMARY KEY (campaign_id, run_number))"
-    ],
-    SEGMENTS: [
-        "CREATE TABLE IF NOT EXISTS {t} (campaign_id uuid NOT NULL, run_number int NOT NULL,"
-        " segment_key text NOT NULL, segment_values jsonb NOT NULL, customer_count int NOT NULL,"
-        " PRIMARY KEY (campaign_id, run_number, segment_key))"
-    ],
-    MESSAGES: [
-        # The primary key is the keyset-paging order: (campaign, run, segment_key).
-        "CREATE TABLE IF NOT EXISTS {t} (campaign_id uuid NOT NULL, run_number int NOT NULL,"
-        " segment_key text NOT NULL, message_id uuid NOT NULL, segment jsonb NOT NULL,"
-        " customer_count int NOT NULL, content text NOT NULL, origin text NOT NULL,"
-        " copied_from_message_id uuid, status text NOT NULL, review_status text NOT NULL,"
-        " approval_stage text NOT NULL, archive_reason text, archived_at timestamptz,"
-        " created_at timestamptz NOT NULL, published_at timestamptz,"
-        " PRIMARY KEY (campaign_id, run_number, segment_key)) WITH (fillfactor = 60)"
-    ],
-    JOBS: [
-        "CREATE TABLE IF NOT EXISTS {t} (job_uid uuid PRIMARY KEY, campaign_id uuid NOT NULL,"
-        " account_id uuid NOT NULL, run_number int NOT NULL, phase text NOT NULL,"
-        " copied int NOT NULL, generated int NOT NULL, archived int NOT NULL,"
-        " total int NOT NULL, error text)",
-        "CREATE UNIQUE INDEX IF NOT EXISTS {i}_run ON {t} (campaign_id, run_number)",
-    ],
-    JOB_CAMPAIGNS: [
-        "CREATE TABLE IF NOT EXISTS {t} (campaign_id uuid PRIMARY KEY, account_id uuid NOT NULL)"
-    ],
+    ),
+)  # fmt: skip
+RUNS = "rm_runs"
+RUN_TABLE = Table(
+    RUNS,
+    (
+        ("campaign_id", "uuid NOT NULL"), ("run_number", "int4 NOT NULL"),
+        ("customer_group_id", "uuid NOT NULL"), ("customer_group_name", "text NOT NULL"),
+        ("segment_count", "int4 NOT NULL"), ("status", "text NOT NULL"),
+        ("matched", "int4 NOT NULL"), ("new", "int4 NOT NULL"), ("orphaned", "int4 NOT NULL"),
+        ("initiated_by", "text NOT NULL"), ("initiated_from_ip", "text NOT NULL"),
+        ("job_uid", "uuid NOT NULL"), ("started_at", "timestamptz NOT NULL"),
+        ("completed_at", "timestamptz"),
+    ),
+    key=("campaign_id", "run_number"),
+)  # fmt: skip
+SEGMENTS = "rm_run_segments"
+SEGMENT_TABLE = Table(
+    SEGMENTS,
+    (
+        ("campaign_id", "uuid NOT NULL"), ("run_number", "int4 NOT NULL"),
+        ("segment_key", "text NOT NULL"), ("segment_values", "jsonb NOT NULL"),
+        ("customer_count", "int4 NOT NULL"),
+    ),
+    key=("campaign_id", "run_number", "segment_key"),
+)  # fmt: skip
+MESSAGES = "rm_messages"
+MESSAGE_TABLE = Table(
+    MESSAGES,
+    (
+        ("campaign_id", "uuid NOT NULL"), ("run_number", "int4 NOT NULL"),
+        ("segment_key", "text NOT NULL"), ("message_id", "uuid NOT NULL"),
+        ("segment", "jsonb NOT NULL"), ("customer_count", "int4 NOT NULL"),
+        ("content", "text NOT NULL"), ("origin", "text NOT NULL"),
+        ("copied_from_message_id", "uuid"), ("status", "text NOT NULL"),
+        ("review_status", "text NOT NULL"), ("approval_stage", "text NOT NULL"),
+        ("archive_reason", "text"), ("archived_at", "timestamptz"),
+        ("created_at", "timestamptz NOT NULL"), ("published_at", "timestamptz"),
+    ),
+    # The primary key is the keyset-paging order: (campaign, run, segment_key).
+    key=("campaign_id", "run_number", "segment_key"),
+    options=" WITH (fillfactor = 60)",
+)  # fmt: skip
+JOBS = "rm_jobs"
+JOB_TABLE = Table(
+    JOBS,
+    (
+        ("job_uid", "uuid"), ("campaign_id", "uuid NOT NULL"), ("account_id", "uuid NOT NULL"),
+        ("run_number", "int4 NOT NULL"), ("phase", "text NOT NULL"),
+        ("copied", "int4 NOT NULL"), ("generated", "int4 NOT NULL"),
+        ("archived", "int4 NOT NULL"), ("total", "int4 NOT NULL"), ("error", "text"),
+    ),
+    key=("campaign_id", "run_number"),
+    primary_key=("job_uid",),
+    indexes=("CREATE UNIQUE INDEX IF NOT EXISTS {i}_run ON {t} (campaign_id, run_number)",),
+)  # fmt: skip
+JOB_CAMPAIGNS = "rm_job_campaigns"
+JOB_CAMPAIGN_TABLE = Table(
+    JOB_CAMPAIGNS,
+    (("campaign_id", "uuid"), ("account_id", "uuid NOT NULL")),
+    key=("campaign_id",),
+)
+TABLES = {
+    t.name: t
+    for t in (
+        CAMPAIGN_TABLE,
+        RUN_TABLE,
+        SEGMENT_TABLE,
+        MESSAGE_TABLE,
+        JOB_TABLE,
+        JOB_CAMPAIGN_TABLE,
+    )
 }
 
 
@@ -73,17 +130,37 @@ def table(name: str, schema: str | None = None) -> sql.Identifier:
 
 
 def table_ddl(name: str, schema: str | None = None) -> list[sql.Composed]:
-    return [
-        sql.SQL(statement).format(t=table(name, schema), i=sql.SQL(name))  # type: ignore[arg-type]
-        for statement in _TABLES[name]
+    target = table(name, schema)
+    if name == POSITIONS:
+        return [
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL,"
+                " updated_at timestamptz NOT NULL)"
+            ).format(target)
+        ]
+    spec = TABLES[name]
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(kind))  # type: ignore[arg-type]
+        for column, kind in spec.columns
+    )
+    create = sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({})){}").format(
+        target,
+        columns,
+        sql.SQL(", ").join(map(sql.Identifier, spec.primary_key or spec.key)),
+        sql.SQL(spec.options),  # type: ignore[arg-type]
+    )
+    indexes = [
+        sql.SQL(statement).format(t=target, i=sql.SQL(name))  # type: ignore[arg-type]
+        for statement in spec.indexes
     ]
+    return [create, *indexes]
 
 
 def read_model_ddl(schema: str | None = None, names: list[str] | None = None) -> list[sql.Composed]:
     statements: list[sql.Composed] = []
     if schema:
         statements.append(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    for name in names or list(_TABLES):
+    for name in names or [POSITIONS, *TABLES]:
         statements.extend(table_ddl(name, schema))
     return statements
 

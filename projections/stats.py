@@ -7,7 +7,7 @@ from typing import Any
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.events import EVENTS_TABLE
+from projections.reader import EVENTS_TABLE
 from projections.schema import JOBS
 
 _EVENTS = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(EVENTS_TABLE))

@@ -32,7 +32,6 @@ from application.database import open_pool
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from projections.projector import MAX_BATCH_SIZE, ProjectionSet
-from projections.read_ahead import from_pool
 from projections.rebuild import rebuild
 from projections.registry import build_projectors
 from projections.schema import READ_MODEL_DDL, read_model_ddl
@@ -157,7 +156,7 @@ def projection(  # type: ignore[no-untyped-def]
             max_batch_size=max_batch_size,
         )
         started = time.perf_counter()
-        read = fresh.catch_up_on(conn, read_ahead=from_pool(pool))
+        read = fresh.catch_up_on(conn)
         elapsed = time.perf_counter() - started
         own_rows, own_seconds = own_rows_baseline(conninfo, schema)
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from projections.campaign_runs import CampaignRunsProjector
 from projections.projector import ProjectionSet, Projector
 from projections.rebuild import verify
 from projections.registry import build_projectors
@@ -46,17 +47,22 @@ def count(pool, query: str, *params: Any) -> int:  # type: ignore[no-untyped-def
         return int(conn.execute(query, params).fetchone()[0])
 
 
+class _FailingAfterWrites(CampaignRunsProjector):
+    """The live projector, failing once it has written a window holding ``event_type``."""
+
+    def __init__(self, event_type: str, fail: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.event_type, self.fail = event_type, fail
+
+    def project(self, cur: Any, events: Any) -> None:
+        super().project(cur, events)
+        if any(event.type == self.event_type for event in events):
+            self.fail(cur)
+
+
 def failing_set(event_type: str, fail: Callable[[Any], None], batch_size: int) -> ProjectionSet:
-    """The live projectors, with the handler for ``event_type`` failing after its writes."""
-    projectors = build_projectors()
-    campaign_runs = projectors[0]
-    original = campaign_runs.handlers[event_type]
-
-    def crash(cur, events):  # type: ignore[no-untyped-def]
-        original(cur, events)
-        fail(cur)
-
-    campaign_runs.handlers[event_type] = crash
+    """The live projectors, the first failing after its writes of ``event_type``."""
+    projectors = [_FailingAfterWrites(event_type, fail), *build_projectors()[1:]]
     return ProjectionSet(projectors, batch_size=batch_size)
 
 
@@ -206,14 +212,14 @@ class _SettingProbe(Projector):
     """Records the session's synchronous_commit while it applies a batch."""
 
     name = "setting_probe"
-    tables: ClassVar[tuple[str, ...]] = ()
+    tables: ClassVar[tuple[Any, ...]] = ()
+    handlers: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, schema: str | None = None) -> None:
         super().__init__(schema)
         self.seen: list[str] = []
-        self.handlers["CampaignCreated"] = self.record
 
-    def record(self, cur: Any, group: Any) -> None:
+    def project(self, cur: Any, events: Any) -> None:
         self.seen.append(cur.execute("SHOW synchronous_commit").fetchone()[0])
 
 

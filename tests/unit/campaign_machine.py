@@ -544,6 +544,9 @@ class CampaignMachine(RuleBasedStateMachine):
             assert not message.is_archived, "the current run's messages are never archived"
         assert set(run.regenerating) <= set(run.messages)
         assert len(set(run.regenerating)) == len(run.regenerating)
+        # The campaign's status rule counts only messages awaiting approval: a message
+        # queued for regeneration must be one of them.
+        assert all(run.messages[key].awaits_approval for key in run.regenerating)
         recount = sum(m.awaits_approval for m in run.messages.values())
         assert run.awaiting_approval == recount
         if run.status not in (RunStatus.PROCESSING, RunStatus.FAILED):

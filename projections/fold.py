@@ -1,0 +1,101 @@
+"""The rows a window of events changes, held in memory while the handlers fold the events
+into them.
+
+Before the handlers run, every row they name (``Touch``) is loaded in one query per table
+and key shape; the handlers then read and change plain dicts (column -> value) and add new
+ones; each changed row is written once at the end (``projections.writer``). Applying the
+events one by one to the rows in memory is what makes a window of any size give the same
+rows as one event per window.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import orjson
+from psycopg import Cursor, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
+
+from projections.schema import Table, table
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+class Touch(NamedTuple):
+    """Rows of ``table`` a handler reads or changes: the one with primary key ``key``, or,
+    with a shorter key, every row whose key starts with it (a whole run's messages)."""
+
+    table: Table
+    key: Key
+
+
+class Rows:
+    def __init__(self, tables: Iterable[Table]) -> None:
+        self.tables = {t.name: t for t in tables}
+        self.rows: dict[str, dict[Key, Row]] = {name: {} for name in self.tables}
+        # The rows to write, by identity (cheaper to hash than a key of UUIDs).
+        self.changed: dict[str, dict[int, Row]] = {name: {} for name in self.tables}
+
+    # ---------------------------------------------------------------- handlers
+    def get(self, table: Table, *key: Any) -> Row | None:
+        """The row, to change it (None: it does not exist)."""
+        row = self.rows[table.name].get(key)
+        if row is not None:
+            self.changed[table.name][id(row)] = row
+        return row
+
+    def read(self, table: Table, *key: Any) -> Row | None:
+        """The row, only to read it."""
+        return self.rows[table.name].get(key)
+
+    def add(self, table: Table, row: Row) -> None:
+        """A new row (or one that replaces the row with its key)."""
+        rows, key = self.rows[table.name], table.key_of(row)
+        replaced = rows.get(key)
+        if replaced is not None:
+            self.changed[table.name].pop(id(replaced), None)
+        rows[key] = row
+        self.changed[table.name][id(row)] = row
+
+    def starting_with(self, table: Table, *prefix: Any) -> list[Row]:
+        """The rows whose key starts with ``prefix``, to change them."""
+        size = len(prefix)
+        found = [row for key, row in self.rows[table.name].items() if key[:size] == prefix]
+        self.changed[table.name].update((id(row), row) for row in found)
+        return found
+
+    def changed_rows(self, table: Table) -> list[Row]:
+        return list(self.changed[table.name].values())
+
+    # ---------------------------------------------------------------- loading
+    def load(self, cur: Cursor[Any], schema: str | None, touches: Iterable[Touch]) -> None:
+        """Load every row ``touches`` names that exists: one query per table and key shape."""
+        wanted: dict[tuple[str, int], set[Key]] = defaultdict(set)
+        for touch in touches:
+            wanted[touch.table.name, len(touch.key)].add(touch.key)
+        for (name, size), keys in wanted.items():
+            spec = self.tables[name]
+            found = self.rows[name]
+            for row in _select(cur, spec, schema, size, keys):
+                found[spec.key_of(row)] = row
+
+
+def _select(cur: Cursor[Any], spec: Table, schema: str | None, size: int, keys: set[Key]) -> Any:
+    columns = spec.key[:size]
+    types = dict(zip(spec.column_names, spec.types, strict=True))
+    query = sql.SQL("SELECT * FROM {} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
+        table(spec.name, schema),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(
+            sql.SQL("%b::{}[]").format(sql.SQL(types[column]))  # type: ignore[arg-type]
+            for column in columns
+        ),
+    )
+    arrays = [list(values) for values in zip(*keys, strict=True)]
+    with cur.connection.cursor(row_factory=dict_row) as rows:
+        set_json_loads(orjson.loads, rows)
+        return rows.execute(query, arrays, binary=True).fetchall()

@@ -9,7 +9,8 @@ exactly what the aggregate applies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from domain.model import Message, awaits_approval, follows_its_messages, status_after_review
@@ -27,10 +28,6 @@ MESSAGE_FIELDS = (
 
 
 # ------------------------------------------------------------------ the rows an event names
-def campaign(event: Event) -> Touch:
-    return Touch(CAMPAIGN_TABLE, (event.campaign_id,))
-
-
 def run(event: Event) -> Touch:
     return Touch(RUN_TABLE, (event.campaign_id, event["run_number"]))
 
@@ -56,6 +53,11 @@ def archived_messages(event: Event) -> list[Touch]:
 def run_started_touches(event: Event) -> list[Touch]:
     previous = event["previous_run_number"]
     return [] if previous is None else [Touch(RUN_TABLE, (event.campaign_id, previous))]
+
+
+def new_run(event: Event) -> list[Touch]:
+    key = (event.campaign_id, event["run_number"])
+    return [Touch(table, key) for table in (RUN_TABLE, SEGMENT_TABLE, MESSAGE_TABLE)]
 
 
 # ------------------------------------------------------------------ shared steps
@@ -132,12 +134,6 @@ def set_run_status(rows: Rows, event: Event, status: str, completed: bool | None
 
 
 # ------------------------------------------------------------------ one handler per event
-def touch_campaign(rows: Rows, event: Event) -> None:
-    owner = rows.get(CAMPAIGN_TABLE, event.campaign_id)
-    if owner is not None:
-        owner["updated_at"] = max(owner["updated_at"], event.timestamp)
-
-
 def campaign_created(rows: Rows, event: Event) -> None:
     rows.add(
         CAMPAIGN_TABLE,
@@ -264,17 +260,12 @@ def lifecycle(status: Callable[[Event], str], completed: bool | None) -> Handler
     )
 
 
-def no_rows(_event: Event) -> list[Touch]:
-    return []
-
-
 class CampaignRunsProjector(Projector):
     name = "campaign_runs"
     tables: ClassVar[tuple[Any, ...]] = (CAMPAIGN_TABLE, RUN_TABLE, SEGMENT_TABLE, MESSAGE_TABLE)
-    every_event = Handler(touch_campaign, lambda event: [campaign(event)])
     handlers: ClassVar[dict[str, Handler]] = {
-        "CampaignCreated": Handler(campaign_created, no_rows),
-        "RunStarted": Handler(run_started, run_started_touches),
+        "CampaignCreated": Handler(campaign_created),
+        "RunStarted": Handler(run_started, run_started_touches, creates=new_run),
         "SegmentMatched": Handler(segment_matched, new_message),
         "MessageGenerated": Handler(message_generated, lambda e: [*new_message(e), run(e)]),
         "MessageArchived": Handler(message_archived, archived_messages),
@@ -288,3 +279,18 @@ class CampaignRunsProjector(Projector):
         "RunRetried": lifecycle(lambda e: RunStatus.PROCESSING, completed=False),
         "CampaignPublished": lifecycle(lambda e: RunStatus.PUBLISHED, completed=None),
     }
+
+    def window_touches(self, events: Sequence[Event]) -> list[Touch]:
+        return [Touch(CAMPAIGN_TABLE, (cid,)) for cid in {e.campaign_id for e in events}]
+
+    def after_window(self, rows: Rows, events: Sequence[Event]) -> None:
+        """A campaign's ``updated_at`` is its latest event's time."""
+        latest: dict[Any, datetime] = {}
+        for event in events:
+            latest[event.campaign_id] = max(
+                event.timestamp, latest.get(event.campaign_id, event.timestamp)
+            )
+        for campaign_id, moment in latest.items():
+            owner = rows.get(CAMPAIGN_TABLE, campaign_id)
+            if owner is not None:
+                owner["updated_at"] = max(owner["updated_at"], moment)

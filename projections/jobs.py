@@ -91,9 +91,14 @@ class JobsProjector(Projector):
     name = "jobs"
     tables: ClassVar[tuple[Any, ...]] = (JOB_TABLE, JOB_CAMPAIGN_TABLE)
     handlers: ClassVar[dict[str, Handler]] = {
-        "CampaignCreated": Handler(campaign_created, lambda event: []),
+        "CampaignCreated": Handler(
+            campaign_created,
+            creates=lambda event: [Touch(JOB_CAMPAIGN_TABLE, (event.campaign_id,))],
+        ),
         "RunStarted": Handler(
-            run_started, lambda event: [Touch(JOB_CAMPAIGN_TABLE, (event.campaign_id,))]
+            run_started,
+            lambda event: [Touch(JOB_CAMPAIGN_TABLE, (event.campaign_id,))],
+            creates=lambda event: [job(event)],
         ),
         "SegmentMatched": progress("copied", JobPhase.COPYING),
         "MessageGenerated": progress("generated", JobPhase.GENERATING),

@@ -1,8 +1,9 @@
 """Projectors, and the batch loop that runs them exactly once.
 
 A projector is a dispatch table: event type -> ``Handler``, each naming the rows it reads
-or changes (``touches``) and changing them in memory (``apply``). A batch reads a window
-of the log once; each projector loads the rows its handlers name, folds the window's
+or changes (``touches``) and changing them in memory (``apply``); a projector may also
+name rows it reads once per window and change them once the window is applied. A batch
+reads a window of the log once; each projector loads the rows its handlers name, folds the window's
 events into them in log order and writes each changed row once (``projections.fold``,
 ``projections.writer``). Events a projector has no handler for still move its position.
 
@@ -18,6 +19,7 @@ projector far behind (or a rebuild) commits rarely while one near the head stays
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -39,34 +41,59 @@ BATCH_SIZE = 500  # the first window of a catch-up (positions)
 MAX_BATCH_SIZE = 20_000  # reached by doubling while the log holds more
 
 
+def nothing(_event: Event) -> list[Touch]:
+    return []
+
+
 @dataclass(frozen=True)
 class Handler:
     apply: Callable[[Rows, Event], None]
-    touches: Callable[[Event], Iterable[Touch]]
+    touches: Callable[[Event], Iterable[Touch]] = nothing  # the rows it reads or changes
+    # Rows that cannot exist before this event (a new campaign's, a new run's): a later
+    # event of the window touching one of them (its key, or its key less the last column)
+    # finds it in memory, so it is not loaded.
+    creates: Callable[[Event], Iterable[Touch]] = nothing
 
 
 class Projector:
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
     handlers: ClassVar[dict[str, Handler]]
-    every_event: ClassVar[Handler | None] = None  # applied before each event's own handler
 
     def __init__(self, schema: str | None = None) -> None:
         self.schema = schema
 
     def project(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
         """Fold ``events`` into the rows they change and write those rows."""
-        steps = [
-            (event, handler)
-            for event in events
-            for handler in (self.every_event, self.handlers.get(event.type))
-            if handler is not None
-        ]
+        steps = [(e, self.handlers[e.type]) for e in events if e.type in self.handlers]
         rows = Rows(self.tables)
-        rows.load(cur, self.schema, (t for event, h in steps for t in h.touches(event)))
+        rows.load(cur, self.schema, [*self.window_touches(events), *self._to_load(steps)])
         for event, handler in steps:
             handler.apply(rows, event)
+        self.after_window(rows, events)
         self.write(cur, rows)
+
+    def window_touches(self, events: Sequence[Event]) -> Iterable[Touch]:
+        """Rows read or changed once per window, whichever events it holds."""
+        return ()
+
+    def after_window(self, rows: Rows, events: Sequence[Event]) -> None:
+        """Changes that follow from the window as a whole (none may depend on where
+        windows end)."""
+
+    @staticmethod
+    def _to_load(steps: list[tuple[Event, Handler]]) -> list[Touch]:
+        """The rows the steps touch, less those an earlier step creates."""
+        created: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
+        wanted = []
+        for event, handler in steps:
+            for touch in handler.touches(event):
+                made = created[touch.table.name]
+                if touch.key not in made and touch.key[:-1] not in made:
+                    wanted.append(touch)
+            for touch in handler.creates(event):
+                created[touch.table.name].add(touch.key)
+        return wanted
 
     def write(self, cur: Cursor[Any], rows: Rows) -> None:
         for spec in self.tables:

@@ -35,20 +35,21 @@ _TYPED: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """A stored event, decoded. Its typed fields are decoded when read (most handlers read
+    only a few of them)."""
+
     position: int
     campaign_id: UUID
     type: str  # the event class name, e.g. "RunStarted"
-    data: dict[str, Any]
-
-    @property
-    def timestamp(self) -> datetime:
-        return self.data["timestamp"]  # type: ignore[no-any-return]
+    timestamp: datetime
+    data: dict[str, Any]  # the stored state, typed values still encoded
 
     def __getitem__(self, field: str) -> Any:
-        return self.data[field]
+        value = self.data[field]
+        return typed(value) if type(value) is dict else value
 
     def get(self, field: str) -> Any:
-        return self.data.get(field)
+        return typed(self.data.get(field))
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,19 @@ class Window:
 
 
 def decode(state: bytes) -> dict[str, Any]:
+    """The stored state as a dict, its typed values still encoded (see ``typed``)."""
     if b"\\u0000" in state:
         state = _ESCAPED_NUL.sub(rb"\1\\ufffd", state)
-    data: dict[str, Any] = orjson.loads(state)
-    for field, value in data.items():
-        if type(value) is dict and "_type_" in value and len(value) == 2:
-            typed = _TYPED.get(value["_type_"])
-            if typed is not None:
-                data[field] = typed(value["_data_"])
-    return data
+    return orjson.loads(state)  # type: ignore[no-any-return]
+
+
+def typed(value: Any) -> Any:
+    """A top-level value of a stored state, its typed encoding decoded."""
+    if type(value) is dict and len(value) == 2 and "_type_" in value:
+        decoder = _TYPED.get(value["_type_"])
+        if decoder is not None:
+            return decoder(value["_data_"])
+    return value
 
 
 # One range scan of the log's index, and in the same snapshot the last position up to the
@@ -98,10 +103,14 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     head_row = next(row for row in rows if row[0] is None)
     head = head_row[1] or 0
     stored = sorted((row for row in rows if row[0] is not None), key=itemgetter(0))
-    events = [
-        Event(position, campaign_id, topic.rpartition(".")[2], decode(state))
-        for position, _, campaign_id, topic, state in stored
-    ]
+    events: list[Event] = []
+    campaign_ids: dict[UUID, UUID] = {}  # one id object per campaign: fewer objects kept
+    for position, _, campaign_id, topic, state in stored:
+        data = decode(state)
+        data.pop("_meta", None)  # who and where: the log's concern, not the read models'
+        moment = typed(data.pop("timestamp"))
+        cid = campaign_ids.setdefault(campaign_id, campaign_id)
+        events.append(Event(position, cid, topic.rpartition(".")[2], moment, data))
     if head > end:
         return Window(events, end, head - end)
     return Window(events, events[-1].position if events else None, 0)

@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.projector import BATCH_SIZE, ProjectionSet
-from projections.reader import CHANNEL, EVENTS_TABLE, decode
+from projections.reader import CHANNEL, EVENTS_TABLE, decode, typed
 from projections.registry import build_projectors
 from projections.schema import POSITIONS
 
@@ -103,7 +103,7 @@ class ProjectionRunner:
                 name,
                 int(position),
                 int(lag),
-                0.0 if first is None else (now - decode(first)["timestamp"]).total_seconds(),
+                0.0 if first is None else (now - typed(decode(first)["timestamp"])).total_seconds(),
             )
             for name, position, lag, first in rows
         ]

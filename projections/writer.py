@@ -9,6 +9,7 @@ verify run as savepoints of one transaction.
 from __future__ import annotations
 
 from functools import cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -32,11 +33,11 @@ def upsert(cur: Cursor[Any], spec: Table, schema: str | None, rows: list[Row]) -
     statements = _statements(spec, schema)
     cur.execute(statements.create)
     set_json_dumps(orjson.dumps, cur)
-    names = spec.column_names
+    values = itemgetter(*spec.column_names)
     with cur.copy(statements.copy) as copy:
         copy.set_types(spec.types)
         for row in rows:
-            copy.write_row([row[name] for name in names])
+            copy.write_row(values(row))
     cur.execute(statements.upsert)
     cur.execute(statements.clear)
 

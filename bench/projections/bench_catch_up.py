@@ -3,7 +3,10 @@
 Builds a log through the real store (campaigns with N segments each, driven through
 generate -> approve -> publish -> rerun -> copy/generate/archive), then, several times:
   * baseline: executemany-inserts one message-shaped row per event into a scratch table,
-    500 rows per transaction (what issue 3 measures against);
+    500 rows per transaction;
+  * the library's per-event runner (``eventsourcing.projection.ProjectionRunner``, one
+    row and its tracking record per event and transaction) over the log's first
+    --library-events events;
   * catch-up: a fresh catch-up of every read model from position 0 into a scratch schema
     (one transaction per batch; batches start at --batch-size positions and double while
     more is waiting, up to --max-batch-size; the sizes used are printed);
@@ -13,7 +16,7 @@ Prints events/s for each, both baselines and the ratios (median of the runs). Ne
 on time.
 
     python -m bench.projections.bench_catch_up [--campaigns 4] [--segments 2500] [--runs 5]
-        [--batch-size 500] [--max-batch-size 20000]
+        [--batch-size 500] [--max-batch-size 20000] [--library-events 3000]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from application.content.groups import GroupSegments
 from application.database import open_pool
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
+from bench.projections.library_runner import events_per_second as library_events_per_second
 from projections.projector import MAX_BATCH_SIZE, ProjectionSet
 from projections.rebuild import rebuild
 from projections.registry import build_projectors
@@ -103,7 +107,7 @@ def baseline(conninfo: str, rows: int, executemany: bool = True) -> float:
                 chunk = values[start : start + 500]
                 if executemany:  # pipelined by psycopg
                     cur.executemany(insert, chunk)
-                else:  # one statement per row, as EVENTSOURCING-NOTES measured
+                else:  # one statement per row
                     for row in chunk:
                         cur.execute(insert, row)
                 conn.commit()
@@ -182,6 +186,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=500, help="first batch (positions)")
     parser.add_argument("--max-batch-size", type=int, default=MAX_BATCH_SIZE)
+    parser.add_argument(
+        "--library-events",
+        type=int,
+        default=3000,
+        help="events the library's per-event runner projects (it takes about a second per"
+        " thousand)",
+    )
     args = parser.parse_args()
     with server_url() as url, throwaway_database(url, prefix="nudgescribe_bench") as db:
         pool = open_pool(db, max_size=4)
@@ -192,6 +203,7 @@ def main() -> None:
         print(f"log: {events} events ({args.campaigns} campaigns x {args.segments} segments)")
         settle(db.conninfo())
         results: dict[str, list[float]] = {
+            "library": [],
             "many": [],
             "rows": [],
             "proj": [],
@@ -207,7 +219,11 @@ def main() -> None:
                 pool, db.conninfo(), events, args.batch_size, args.max_batch_size
             )
             rebuilt = rebuilding(pool, events)
+            library = library_events_per_second(
+                db.conninfo(), store_env(db), min(events, args.library_events)
+            )
             for name, value in (
+                ("library", library),
                 ("many", many),
                 ("rows", rows),
                 ("proj", proj),
@@ -218,20 +234,23 @@ def main() -> None:
             print(
                 f"run {attempt + 1}: raw executemany {many:,.0f} rows/s, raw execute per row"
                 f" {rows:,.0f} rows/s, catch-up {proj:,.0f} events/s,"
-                f" rebuild {rebuilt:,.0f} events/s; the read models' own rows inserted raw"
+                f" rebuild {rebuilt:,.0f} events/s, the library's per-event runner"
+                f" {library:,.0f} events/s; the read models' own rows inserted raw"
                 f" took {own:.2f}x the catch-up's time"
             )
-        many, rows, proj, rebuilt = (
-            statistics.median(results[k]) for k in ("many", "rows", "proj", "rebuild")
+        many, rows, proj, rebuilt, library = (
+            statistics.median(results[k]) for k in ("many", "rows", "proj", "rebuild", "library")
         )
         print(f"catch-up batches (positions per transaction): {sizes}")
         print(f"median of {args.runs}:")
         print(f"  raw executemany, 500 rows/tx: {many:,.0f} rows/s")
         print(f"  raw execute per row, 500 rows/tx: {rows:,.0f} rows/s")
+        print(f"  the library's per-event runner: {library:,.0f} events/s")
         for name, value in (("catch-up", proj), ("rebuild", rebuilt)):
             print(
                 f"  {name}: {value:,.0f} events/s, ratio {value / many:.2f} vs executemany,"
-                f" {value / rows:.2f} vs execute per row"
+                f" {value / rows:.2f} vs execute per row, {value / library:.1f} vs the"
+                f" library's runner; {events / value:.2f} s for the log"
             )
         print(
             f"  the read models' own {own_rows:,} rows (what the catch-up wrote), executemany"

@@ -2,8 +2,9 @@
 into them.
 
 Before the handlers run, every row they name (``Touch``) is loaded in one query per table
-and key shape; the handlers then read and change plain dicts (column -> value) and add new
-ones; each changed row is written once at the end (``projections.writer``). Applying the
+and key shape, except rows the window itself creates first (a new run's); the handlers
+then read and change plain dicts (column -> value) and add new ones; each changed row is
+written once at the end (``projections.writer``). Applying the
 events one by one to the rows in memory is what makes a window of any size give the same
 rows as one event per window.
 """
@@ -39,6 +40,21 @@ class Rows:
         self.rows: dict[str, dict[Key, Row]] = {name: {} for name in self.tables}
         # The rows to write, by identity (cheaper to hash than a key of UUIDs).
         self.changed: dict[str, dict[int, Row]] = {name: {} for name in self.tables}
+        # Keys (or key prefixes) of rows the window creates: never loaded, and inserted.
+        self.created: dict[str, set[Key]] = {name: set() for name in self.tables}
+        self.wanted: dict[tuple[str, int], set[Key]] = defaultdict(set)
+
+    # ---------------------------------------------------------------- before loading
+    def want(self, touch: Touch) -> None:
+        """Load this row (or these rows), unless the window creates it first."""
+        name, key = touch.table.name, touch.key
+        created = self.created[name]
+        if key not in created and key[:-1] not in created:
+            self.wanted[name, len(key)].add(key)
+
+    def create(self, touch: Touch) -> None:
+        """Rows the window creates from here on (a new run's, a new campaign's)."""
+        self.created[touch.table.name].add(touch.key)
 
     # ---------------------------------------------------------------- handlers
     def get(self, table: Table, *key: Any) -> Row | None:
@@ -68,16 +84,21 @@ class Rows:
         self.changed[table.name].update((id(row), row) for row in found)
         return found
 
-    def changed_rows(self, table: Table) -> list[Row]:
-        return list(self.changed[table.name].values())
+    # ---------------------------------------------------------------- after applying
+    def changed_rows(self, table: Table) -> tuple[list[Row], list[Row]]:
+        """The rows to write: (new ones, ones that may exist)."""
+        created, key_of = self.created[table.name], table.key_of
+        new: list[Row] = []
+        changed: list[Row] = []
+        for row in self.changed[table.name].values():
+            key = key_of(row)
+            (new if key in created or key[:-1] in created else changed).append(row)
+        return new, changed
 
     # ---------------------------------------------------------------- loading
-    def load(self, cur: Cursor[Any], schema: str | None, touches: Iterable[Touch]) -> None:
-        """Load every row ``touches`` names that exists: one query per table and key shape."""
-        wanted: dict[tuple[str, int], set[Key]] = defaultdict(set)
-        for touch in touches:
-            wanted[touch.table.name, len(touch.key)].add(touch.key)
-        for (name, size), keys in wanted.items():
+    def load(self, cur: Cursor[Any], schema: str | None) -> None:
+        """Load every wanted row that exists: one query per table and key shape."""
+        for (name, size), keys in self.wanted.items():
             spec = self.tables[name]
             found = self.rows[name]
             for row in _select(cur, spec, schema, size, keys):

@@ -19,7 +19,6 @@ projector far behind (or a rebuild) commits rarely while one near the head stays
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -31,7 +30,7 @@ from psycopg_pool import ConnectionPool
 from projections.fold import Rows, Touch
 from projections.reader import Event, Window, read_window
 from projections.schema import POSITIONS, Table, table
-from projections.writer import upsert
+from projections.writer import insert, upsert
 
 # A batch does not wait for its commit to reach the disk. A server crash can then lose the
 # last batches, but only whole: their rows and their position are one transaction, so the
@@ -67,7 +66,14 @@ class Projector:
         """Fold ``events`` into the rows they change and write those rows."""
         steps = [(e, self.handlers[e.type]) for e in events if e.type in self.handlers]
         rows = Rows(self.tables)
-        rows.load(cur, self.schema, [*self.window_touches(events), *self._to_load(steps)])
+        for touch in self.window_touches(events):
+            rows.want(touch)
+        for event, handler in steps:
+            for touch in handler.touches(event):
+                rows.want(touch)
+            for touch in handler.creates(event):
+                rows.create(touch)
+        rows.load(cur, self.schema)
         for event, handler in steps:
             handler.apply(rows, event)
         self.after_window(rows, events)
@@ -81,23 +87,11 @@ class Projector:
         """Changes that follow from the window as a whole (none may depend on where
         windows end)."""
 
-    @staticmethod
-    def _to_load(steps: list[tuple[Event, Handler]]) -> list[Touch]:
-        """The rows the steps touch, less those an earlier step creates."""
-        created: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
-        wanted = []
-        for event, handler in steps:
-            for touch in handler.touches(event):
-                made = created[touch.table.name]
-                if touch.key not in made and touch.key[:-1] not in made:
-                    wanted.append(touch)
-            for touch in handler.creates(event):
-                created[touch.table.name].add(touch.key)
-        return wanted
-
     def write(self, cur: Cursor[Any], rows: Rows) -> None:
         for spec in self.tables:
-            upsert(cur, spec, self.schema, rows.changed_rows(spec))
+            new, changed = rows.changed_rows(spec)
+            insert(cur, spec, self.schema, new)
+            upsert(cur, spec, self.schema, changed)
 
 
 class ProjectionSet:

@@ -1,7 +1,8 @@
-"""Writing a window's changed rows: one set-based upsert per table.
+"""Writing a window's changed rows: per table, one COPY of the rows it created and one
+set-based upsert of the others.
 
-The rows go to a session-private copy of the table by binary COPY, then into the table in
-one ``INSERT ... ON CONFLICT DO UPDATE``. The copy is truncated after each use (not
+Rows that may exist go to a session-private copy of the table by binary COPY, then into
+the table in one ``INSERT ... ON CONFLICT DO UPDATE``. The copy is truncated after each use (not
 deleted from: temporary tables are never vacuumed), since the batches of a rebuild or a
 verify run as savepoints of one transaction.
 """
@@ -21,10 +22,17 @@ from projections.schema import Table, table
 
 
 class Statements(NamedTuple):
+    insert: sql.Composed
     create: sql.Composed
     copy: sql.Composed
     upsert: sql.Composed
     clear: sql.Composed
+
+
+def insert(cur: Cursor[Any], spec: Table, schema: str | None, rows: list[Row]) -> None:
+    """Rows that cannot exist yet, copied straight into the table."""
+    if rows:
+        _copy(cur, spec, _statements(spec, schema).insert, rows)
 
 
 def upsert(cur: Cursor[Any], spec: Table, schema: str | None, rows: list[Row]) -> None:
@@ -32,14 +40,18 @@ def upsert(cur: Cursor[Any], spec: Table, schema: str | None, rows: list[Row]) -
         return
     statements = _statements(spec, schema)
     cur.execute(statements.create)
+    _copy(cur, spec, statements.copy, rows)
+    cur.execute(statements.upsert)
+    cur.execute(statements.clear)
+
+
+def _copy(cur: Cursor[Any], spec: Table, statement: sql.Composed, rows: list[Row]) -> None:
     set_json_dumps(orjson.dumps, cur)
     values = itemgetter(*spec.column_names)
-    with cur.copy(statements.copy) as copy:
+    with cur.copy(statement) as copy:
         copy.set_types(spec.types)
         for row in rows:
             copy.write_row(values(row))
-    cur.execute(statements.upsert)
-    cur.execute(statements.clear)
 
 
 @cache
@@ -53,6 +65,7 @@ def _statements(spec: Table, schema: str | None) -> Statements:
         if column not in spec.key
     )
     return Statements(
+        sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, columns),
         sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {})").format(staging, target),
         sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, columns),
         sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}").format(

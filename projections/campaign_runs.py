@@ -123,7 +123,9 @@ class CampaignRunsProjector(Projector):
     name = "campaign_runs"
     tables: ClassVar[tuple[Any, ...]] = (CAMPAIGN_TABLE, RUN_TABLE, SEGMENT_TABLE, MESSAGE_TABLE)
     handlers: ClassVar[dict[str, Handler]] = {
-        "CampaignCreated": Handler(campaign_created),
+        "CampaignCreated": Handler(
+            campaign_created, creates=lambda event: [Touch(CAMPAIGN_TABLE, (event.campaign_id,))]
+        ),
         "RunStarted": Handler(run_started, run_started_touches, creates=new_run),
         **messages.HANDLERS,
         "RunFinalised": lifecycle(lambda e: e["campaign_status"], completed=True),

@@ -103,6 +103,7 @@ class Rows:
             found = self.rows[name]
             for row in _select(cur, spec, schema, size, keys):
                 found[spec.key_of(row)] = row
+        self.wanted.clear()
 
 
 def _select(cur: Cursor[Any], spec: Table, schema: str | None, size: int, keys: set[Key]) -> Any:

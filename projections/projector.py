@@ -64,20 +64,32 @@ class Projector:
 
     def project(self, cur: Cursor[Any], events: Sequence[Event]) -> None:
         """Fold ``events`` into the rows they change and write those rows."""
-        steps = [(e, self.handlers[e.type]) for e in events if e.type in self.handlers]
+        rows = self.plan(events)
+        rows.load(cur, self.schema)
+        self.apply(rows, events)
+        self.write(cur, rows)
+
+    def plan(self, events: Sequence[Event]) -> Rows:
+        """The rows ``events`` touch, before any is loaded."""
         rows = Rows(self.tables)
+        for event in events:
+            handler = self.handlers.get(event.type)
+            if handler is not None:
+                for touch in handler.touches(event):
+                    rows.want(touch)
+                for touch in handler.creates(event):
+                    rows.create(touch)
         for touch in self.window_touches(events):
             rows.want(touch)
-        for event, handler in steps:
-            for touch in handler.touches(event):
-                rows.want(touch)
-            for touch in handler.creates(event):
-                rows.create(touch)
-        rows.load(cur, self.schema)
-        for event, handler in steps:
-            handler.apply(rows, event)
+        return rows
+
+    def apply(self, rows: Rows, events: Sequence[Event]) -> None:
+        """Fold ``events`` into ``rows``, in log order."""
+        for event in events:
+            handler = self.handlers.get(event.type)
+            if handler is not None:
+                handler.apply(rows, event)
         self.after_window(rows, events)
-        self.write(cur, rows)
 
     def window_touches(self, events: Sequence[Event]) -> Iterable[Touch]:
         """Rows read or changed once per window, whichever events it holds."""

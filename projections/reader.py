@@ -72,6 +72,13 @@ def decode(state: bytes) -> dict[str, Any]:
     return orjson.loads(state)  # type: ignore[no-any-return]
 
 
+def to_event(position: int, campaign_id: UUID, topic: str, state: bytes) -> Event:
+    data = decode(state)
+    data.pop("_meta", None)  # who and where: the log's concern, not the read models'
+    moment = typed(data.pop("timestamp"))
+    return Event(position, campaign_id, topic.rpartition(".")[2], moment, data)
+
+
 def typed(value: Any) -> Any:
     """A top-level value of a stored state, its typed encoding decoded."""
     if type(value) is dict and len(value) == 2 and "_type_" in value:
@@ -103,14 +110,11 @@ def read_window(cur: Cursor[Any], after: int, limit: int, upto: int | None = Non
     head_row = next(row for row in rows if row[0] is None)
     head = head_row[1] or 0
     stored = sorted((row for row in rows if row[0] is not None), key=itemgetter(0))
-    events: list[Event] = []
     campaign_ids: dict[UUID, UUID] = {}  # one id object per campaign: fewer objects kept
-    for position, _, campaign_id, topic, state in stored:
-        data = decode(state)
-        data.pop("_meta", None)  # who and where: the log's concern, not the read models'
-        moment = typed(data.pop("timestamp"))
-        cid = campaign_ids.setdefault(campaign_id, campaign_id)
-        events.append(Event(position, cid, topic.rpartition(".")[2], moment, data))
+    events = [
+        to_event(position, campaign_ids.setdefault(campaign_id, campaign_id), topic, state)
+        for position, _, campaign_id, topic, state in stored
+    ]
     if head > end:
         return Window(events, end, head - end)
     return Window(events, events[-1].position if events else None, 0)

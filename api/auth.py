@@ -13,6 +13,7 @@ import jwt
 import orjson
 from fastapi import Request
 
+from api.audit_fields import client_ip, user_id_problem
 from api.errors import auth_error, unauthorized
 from api.tokens import unverified_claims, verified_claims
 from application.content.accounts import Account, Accounts
@@ -116,13 +117,13 @@ def api_context(request: Request, api_code: str) -> dict[str, Any]:
 
 
 def check_access_and_ip(request: Request, context: dict[str, Any]) -> str:
-    """Steps 3 and after: api_access must be true, and x-ip present."""
+    """Steps 3 and after: api_access must be true, and x-ip an address (its normal form)."""
     if context.get("api_access") is not True:
         raise unauthorized()
     ip = request.headers.get("x-ip", "").strip()
     if not ip:
         raise auth_error()
-    return ip
+    return client_ip(ip)
 
 
 def bearer_token(request: Request) -> str:
@@ -148,7 +149,12 @@ def verify_jwt(
     except (jwt.PyJWTError, ValueError):
         raise auth_error() from None
     user_id = claims.get("user_id")
-    if not isinstance(user_id, str) or not user_id or claims.get("account_id") != str(account_id):
+    if (
+        not isinstance(user_id, str)
+        or not user_id
+        or user_id_problem(user_id) is not None
+        or claims.get("account_id") != str(account_id)
+    ):
         raise auth_error()
     if tokens is not None:
         tokens.add(token, server_secret, account, claims)

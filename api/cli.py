@@ -162,9 +162,14 @@ def token(
     ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
 ) -> None:
     """Print a signed JWT (with the account's own secret if it has one)."""
+    from api.audit_fields import user_id_problem
     from api.tokens import issue_token
     from application.content.accounts import Accounts
 
+    problem = user_id_problem(user_id)
+    if problem is not None:  # the API would refuse the token on every request
+        console.print(problem.message, style="red", markup=False)
+        raise typer.Exit(1)
     settings, _ = load_settings()
     with cli_pool(settings) as pool:
         account = Accounts(pool).get(account_id)

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     ready_max_lag_seconds: float = Field(
         default=30.0, ge=0, alias="NUDGESCRIBE_READY_MAX_LAG_SECONDS"
     )
+    account_cache_seconds: float = Field(
+        default=5.0, ge=0, alias="NUDGESCRIBE_ACCOUNT_CACHE_SECONDS"
+    )
+    """How long a found account is trusted from memory: a deleted account's tokens stop
+    working within this many seconds (0 looks the account up on every request)."""
 
     def with_generated_secrets(self) -> Settings:
         """Fill unset secrets from the data dir, generating them once on first start."""

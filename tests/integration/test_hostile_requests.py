@@ -8,13 +8,14 @@ from uuid import uuid4
 
 import pytest
 
-from tests.e2e.client import Api
+from tests.e2e.client import TEMPLATE, Api, customers
 from tests.integration.conftest import ACCOUNT_CACHE_SECONDS, Served
 
 pytestmark = pytest.mark.integration
 
 HISTORY = "/v1/campaign/rerun/history"
 ID = str(uuid4())
+WIDE = 2**64  # one past the largest unsigned 64-bit integer
 
 
 def test_a_deleted_accounts_tokens_stop_working_once_the_cache_lets_go(
@@ -72,3 +73,45 @@ def test_not_found_and_method_not_allowed_have_snake_case_codes(api: Api) -> Non
         {"message": "Method not allowed", "code": "method_not_allowed"},
     )
     assert wrong_method.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("validate_only", [False, True])
+@pytest.mark.parametrize("wide", [WIDE, -(2**63) - 1, 2**63])
+def test_an_integer_beyond_64_bits_rejects_its_row_only(
+    api: Api, validate_only: bool, wide: int
+) -> None:
+    api.ok("/v1/customer-fields/create", {"name": "score", "type": "number"})
+    rows: list[Any] = [
+        {"external_id": "ok", "fields": {"score": 2**63 - 1}},
+        {"external_id": "wide-value", "fields": {"score": wide}},
+        {"external_id": wide, "fields": {"score": 1}},
+    ]
+
+    result = api.ok("/v1/customers/upload", {"customers": rows, "validate_only": validate_only})
+
+    assert result["data"]["accepted"] == 1
+    rejected = {r["index"]: r for r in result["data"]["rejected"]}
+    assert rejected[1]["errors"] == ["field 'score' is an integer beyond 64 bits"]
+    assert rejected[2]["errors"] == ["external_id must be a string"]
+    assert rejected[2]["external_id"] == str(wide)
+    listed = api.ok("/v1/customers/list", {})["data"]
+    assert [c["external_id"] for c in listed] == ([] if validate_only else ["ok"])
+
+
+def test_an_integer_beyond_64_bits_in_ai_config_is_400_naming_it(api: Api) -> None:
+    api.define_fields("plan", "region")
+    group = api.group("g", customers("c", [("gold", "EU")]))
+    body = {
+        "name": "Spring",
+        "customer_group_id": group,
+        "segment_variables": ["plan", "region"],
+        "ai_config": {**TEMPLATE, "temperature": WIDE, "extra": [{"n": -WIDE}]},
+    }
+
+    response = api.post("/v1/campaign/create", body)
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "message": "Invalid value for ai_config: temperature is an integer beyond 64 bits",
+        "code": "invalid_field",
+    }

@@ -32,6 +32,7 @@ ERRORS = {
     413: "Request body over the limit",
     415: "Content-Type must be application/json",
     422: "Idempotency-Key already used with another body",
+    431: "A header, or the request head as a whole, over its size limit",
     500: "Internal server error",
     503: "Service unavailable (database unreachable)",
 }

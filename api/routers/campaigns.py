@@ -19,10 +19,11 @@ from domain.errors import CampaignNotFound
 router = APIRouter(prefix="/v1/campaign", tags=["Campaigns"])
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)] = None,
 ) -> str | None:
-    """An empty key would make every request that sends one the repeat of the first."""
+    """An empty key would make every request that sends one the repeat of the first.
+    (``async``: FastAPI runs a plain ``def`` dependency in the thread pool.)"""
     if key is not None and not key.strip():
         raise bad_request(
             "Idempotency-Key must not be empty (omit the header for no key)",

@@ -17,7 +17,7 @@ import orjson
 from psycopg_pool import ConnectionPool
 
 from application.content.fields import CustomerField, CustomerFields
-from application.json_numbers import is_wide_integer
+from application.json_numbers import is_wide_integer, wide_integer_at
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ def row_errors(row: object, fields: Mapping[str, CustomerField]) -> list[str]:
 
 def _echoed(external_id: object) -> object:
     """A rejected row's external_id as it can be answered: an integer beyond 64 bits as
-    its digits, an object or list (which may hold one) not at all."""
+    its digits, an object or list holding one not at all."""
     if is_wide_integer(external_id):
         return str(external_id)
-    return None if isinstance(external_id, dict | list) else external_id
+    return None if wide_integer_at(external_id) is not None else external_id
 
 
 class Customers:

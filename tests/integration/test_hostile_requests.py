@@ -85,6 +85,7 @@ def test_an_integer_beyond_64_bits_rejects_its_row_only(
         {"external_id": "ok", "fields": {"score": 2**63 - 1}},
         {"external_id": "wide-value", "fields": {"score": wide}},
         {"external_id": wide, "fields": {"score": 1}},
+        {"external_id": {"nested": [wide]}, "fields": {"score": 1}},
     ]
 
     result = api.ok("/v1/customers/upload", {"customers": rows, "validate_only": validate_only})
@@ -94,6 +95,10 @@ def test_an_integer_beyond_64_bits_rejects_its_row_only(
     assert rejected[1]["errors"] == ["field 'score' is an integer beyond 64 bits"]
     assert rejected[2]["errors"] == ["external_id must be a string"]
     assert rejected[2]["external_id"] == str(wide)
+    assert (rejected[3]["external_id"], rejected[3]["errors"]) == (
+        None,
+        ["external_id must be a string"],
+    )
     listed = api.ok("/v1/customers/list", {})["data"]
     assert [c["external_id"] for c in listed] == ([] if validate_only else ["ok"])
 

@@ -14,6 +14,7 @@ from api.hot_reads import HOT, HotReads
 from api.metrics import Metrics
 from api.middleware import RequestMiddleware
 from api.openapi import api_routes, install_openapi
+from api.read_retry import READS, RetryReads
 from api.responses import JSONResponse
 from api.routers import ROUTERS
 from application.settings import Settings
@@ -66,7 +67,11 @@ def create_app(
     hot = {route.path: route for route in api_routes(app.routes) if route.path in HOT}
     if hot.keys() != HOT.keys():
         raise RuntimeError(f"hot read routes not found: {sorted(HOT.keys() - hot.keys())}")
+    paths = {route.path for route in api_routes(app.routes)}
+    if READS - paths:
+        raise RuntimeError(f"read routes not found: {sorted(READS - paths)}")
     app.add_middleware(HotReads, routes=hot)  # inside RequestMiddleware: added first
+    app.add_middleware(RetryReads)  # around the hot reads too
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics)
     return app
 

@@ -13,6 +13,7 @@ import jwt
 import orjson
 from fastapi import Request
 
+from api.audit_fields import client_ip, user_id_problem
 from api.errors import auth_error, unauthorized
 from api.tokens import unverified_claims, verified_claims
 from application.content.accounts import Account, Accounts
@@ -45,28 +46,37 @@ Lookup = Callable[[UUID], Account | None]
 
 
 class AccountCache:
-    """Accounts never change once created, so a found account is kept in memory."""
+    """Found accounts, kept in memory for ``ttl`` seconds.
 
-    def __init__(self, accounts: Accounts, limit: int = 10_000) -> None:
+    An account never changes once created, but it may be deleted: its tokens must stop
+    working within ``ttl``, so an entry is looked up again once it is that old.
+    """
+
+    def __init__(self, accounts: Accounts, ttl: float, limit: int = 10_000) -> None:
         self.accounts = accounts
+        self.ttl = ttl
         self.limit = limit
-        self._found: dict[UUID, Account] = {}
+        self._found: dict[UUID, tuple[float, Account]] = {}
 
     def cached(self, account_id: UUID) -> Account:
         """The account from memory only; ``AccountNotCached`` when it must be looked up."""
-        account = self._found.get(account_id)
-        if account is None:
+        found = self._found.get(account_id)
+        if found is None or time.monotonic() - found[0] >= self.ttl:
             raise AccountNotCached(account_id)
-        return account
+        return found[1]
 
     def get(self, account_id: UUID) -> Account | None:
-        account = self._found.get(account_id)
+        try:
+            return self.cached(account_id)
+        except AccountNotCached:
+            pass
+        account = self.accounts.get(account_id)
         if account is None:
-            account = self.accounts.get(account_id)
-            if account is not None:
-                if len(self._found) >= self.limit:
-                    self._found.clear()
-                self._found[account_id] = account
+            self._found.pop(account_id, None)
+            return None
+        if len(self._found) >= self.limit:
+            self._found.clear()
+        self._found[account_id] = (time.monotonic(), account)
         return account
 
 
@@ -78,7 +88,8 @@ class VerifiedTokens:
     are the key, accounts and their secrets never change once created, the secret it
     verified with is stored and compared on every hit, and ``nbf``/``iat``, once passed,
     stay passed. Only ``exp`` moves, so every hit is checked against the clock (PyJWT
-    rejects a token once ``exp <= now``).
+    rejects a token once ``exp <= now``), and an account may be deleted, so every hit
+    looks its account up again (``verify_jwt``).
     """
 
     def __init__(self, limit: int = 10_000) -> None:
@@ -116,13 +127,13 @@ def api_context(request: Request, api_code: str) -> dict[str, Any]:
 
 
 def check_access_and_ip(request: Request, context: dict[str, Any]) -> str:
-    """Steps 3 and after: api_access must be true, and x-ip present."""
+    """Steps 3 and after: api_access must be true, and x-ip an address (its normal form)."""
     if context.get("api_access") is not True:
         raise unauthorized()
     ip = request.headers.get("x-ip", "").strip()
     if not ip:
         raise auth_error()
-    return ip
+    return client_ip(ip)
 
 
 def bearer_token(request: Request) -> str:
@@ -138,6 +149,8 @@ def verify_jwt(
     """Step 2: the signature must verify with the account's own secret, else the server's."""
     known = tokens.get(token, server_secret) if tokens is not None else None
     if known is not None:
+        if lookup(known[0].account_id) is None:  # deleted since
+            raise auth_error()
         return known
     try:
         account_id = UUID(str(unverified_claims(token).get("account_id")))
@@ -148,7 +161,12 @@ def verify_jwt(
     except (jwt.PyJWTError, ValueError):
         raise auth_error() from None
     user_id = claims.get("user_id")
-    if not isinstance(user_id, str) or not user_id or claims.get("account_id") != str(account_id):
+    if (
+        not isinstance(user_id, str)
+        or not user_id
+        or user_id_problem(user_id) is not None
+        or claims.get("account_id") != str(account_id)
+    ):
         raise auth_error()
     if tokens is not None:
         tokens.add(token, server_secret, account, claims)

@@ -49,8 +49,11 @@ def serve(
     ] = False,
 ) -> None:
     """Migrate, then serve the API (with the background processor unless --no-processor)."""
+    from functools import partial
+
     import uvicorn
 
+    from api.http_protocol import BoundedHttpToolsProtocol, HeadLimits
     from application.processor import Partition, run_processor
 
     configure_logging()
@@ -70,6 +73,11 @@ def serve(
             target=run_processor, args=(settings, Partition(), stop), name="processor", daemon=True
         )
         processor.start()
+    limits = HeadLimits(
+        head_timeout=settings.header_timeout_seconds,
+        max_header=settings.max_header_bytes,
+        max_head=settings.max_header_section_bytes,
+    )
     try:
         uvicorn.run(
             "api.app:app_from_environment",
@@ -78,7 +86,9 @@ def serve(
             port=port,
             workers=workers,
             loop="uvloop",  # the fast event loop and HTTP parser (both installed)
-            http="httptools",
+            # httptools with bounds on the request head; uvicorn calls it as it would the
+            # protocol class, and a partial of it travels to worker processes intact.
+            http=partial(BoundedHttpToolsProtocol, limits=limits),  # type: ignore[arg-type]
             log_level="info",
             log_config=logging_config(),  # JSON lines, in every worker process
             access_log=False,  # the middleware logs each request with its request id
@@ -162,9 +172,14 @@ def token(
     ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
 ) -> None:
     """Print a signed JWT (with the account's own secret if it has one)."""
+    from api.audit_fields import user_id_problem
     from api.tokens import issue_token
     from application.content.accounts import Accounts
 
+    problem = user_id_problem(user_id)
+    if problem is not None:  # the API would refuse the token on every request
+        console.print(problem.message, style="red", markup=False)
+        raise typer.Exit(1)
     settings, _ = load_settings()
     with cli_pool(settings) as pool:
         account = Accounts(pool).get(account_id)

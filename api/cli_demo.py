@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli_common import console, load_settings, run_migrations
+from application.actors import DEMO
 
 TEMPLATE = {"provider": "template", "template": "Hi {{plan}} member in {{region}}!"}
 SPRING = [("gold", "EU"), ("silver", "EU"), ("gold", "US")]
@@ -74,7 +75,7 @@ def _request(account_id: UUID) -> AbstractContextManager[Any]:
     from application.metadata import CommandContext, command_context
 
     return command_context(
-        CommandContext.for_request(user_id="demo", account_id=account_id, ip="127.0.0.1")
+        CommandContext.for_request(user_id=DEMO, account_id=account_id, ip="127.0.0.1")
     )
 
 

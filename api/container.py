@@ -129,7 +129,7 @@ def build_container(settings: Settings, *, processor: bool = False) -> Container
         fields=CustomerFields(pool),
         customers=Customers(pool),
         groups=CustomerGroups(pool),
-        account_cache=AccountCache(accounts),
+        account_cache=AccountCache(accounts, ttl=settings.account_cache_seconds),
         time_travel=TimeTravel(store, pool),
     )
     if processor:

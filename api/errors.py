@@ -77,7 +77,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         messages = {404: "Not found", 405: "Method not allowed"}
         message = messages.get(exc.status_code, str(exc.detail))
-        response = error_response(exc.status_code, message, snake_case(message.replace(" ", "")))
+        code = re.sub(r"\W+", "_", message.lower()).strip("_")  # "Not found": not_found
+        response = error_response(exc.status_code, message, code)
         response.headers.update(exc.headers or {})  # 405 keeps its Allow header
         return response
 

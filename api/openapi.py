@@ -16,13 +16,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from api.audit_fields import X_IP_RULE
 from api.body import JsonBody
 from api.models.responses import ErrorBody
 
 REF = "#/components/schemas/{model}"
 
 ERRORS = {
-    400: "Malformed body, a field of the wrong type or value, or a rule of the campaign",
+    400: "Malformed body, a field of the wrong type or value, an x-ip that is not an IP "
+    "address, or a rule of the campaign",
     401: "Missing required fields",
     403: "auth error / Unauthorized",
     404: "Not found (also for a malformed id or another account's object)",
@@ -30,13 +32,14 @@ ERRORS = {
     413: "Request body over the limit",
     415: "Content-Type must be application/json",
     422: "Idempotency-Key already used with another body",
+    431: "A header, or the request head as a whole, over its size limit",
     500: "Internal server error",
     503: "Service unavailable (database unreachable)",
 }
 SECURITY = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     "authContext": {"type": "apiKey", "in": "header", "name": "x-auth-context"},
-    "clientIp": {"type": "apiKey", "in": "header", "name": "x-ip"},
+    "clientIp": {"type": "apiKey", "in": "header", "name": "x-ip", "description": X_IP_RULE},
 }
 
 

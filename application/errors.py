@@ -36,3 +36,13 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
         return False  # the server answered; the statement was slow, not the database gone
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | OperationalError)
+
+
+def is_broken_connection(exc: BaseException) -> bool:
+    """A connection that broke in use (the server restarted, or dropped it), not a
+    database out of reach: a read failing so may succeed on another connection."""
+    import psycopg_pool
+
+    return is_database_unavailable(exc) and not isinstance(
+        exc, DatabaseUnavailable | psycopg_pool.PoolTimeout
+    )

@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     ready_max_lag_seconds: float = Field(
         default=30.0, ge=0, alias="NUDGESCRIBE_READY_MAX_LAG_SECONDS"
     )
+    account_cache_seconds: float = Field(
+        default=5.0, ge=0, alias="NUDGESCRIBE_ACCOUNT_CACHE_SECONDS"
+    )
+    """How long a found account is trusted from memory: a deleted account's tokens stop
+    working within this many seconds (0 looks the account up on every request)."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_HEADER_TIMEOUT")
+    """A request head (request line and headers) must arrive whole within this many
+    seconds of its first byte, else 408 and the connection is closed."""
+    max_header_bytes: int = Field(default=8 << 10, ge=256, alias="NUDGESCRIBE_MAX_HEADER_BYTES")
+    """The largest single header (name and value) a request may send; above it, 431."""
+    max_header_section_bytes: int = Field(
+        default=32 << 10, ge=1024, alias="NUDGESCRIBE_MAX_HEADER_SECTION_BYTES"
+    )
+    """The largest request head (request line and every header); above it, 431."""
 
     def with_generated_secrets(self) -> Settings:
         """Fill unset secrets from the data dir, generating them once on first start."""

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from api.models.common import MAX_INT4, Identifier, Name, PageSize, Paging, RequestBody, Text
+from application.json_numbers import wide_integer_at
+
+
+def within_64_bits(value: dict[str, Any]) -> dict[str, Any]:
+    path = wide_integer_at(value)
+    if path is not None:
+        where = ".".join(str(part) for part in path)
+        raise PydanticCustomError(
+            "int_beyond_64_bits", "{where} is an integer beyond 64 bits", {"where": where}
+        )
+    return value
 
 
 class CampaignCreate(RequestBody):
     name: Name
     customer_group_id: UUID
     segment_variables: list[Identifier] = Field(max_length=20)
-    ai_config: dict[str, Any]
+    ai_config: Annotated[dict[str, Any], AfterValidator(within_64_bits)]
 
 
 class CampaignRef(RequestBody):

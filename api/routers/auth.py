@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from api.audit_fields import user_id_problem
 from api.auth import api_context, check_access_and_ip
 from api.deps import ContainerDep, PrincipalDep, body
 from api.errors import auth_error
@@ -46,6 +47,9 @@ def authenticate(
     account = container.accounts.by_api_key(payload.api_key)
     if account is None or not payload.user_id.strip():
         raise auth_error()
+    problem = user_id_problem(payload.user_id)
+    if problem is not None:
+        raise problem
     return token_answer(
         account.jwt_secret or container.jwt_secret,
         account.account_id,

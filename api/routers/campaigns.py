@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 
 from api.deps import ContainerDep, PrincipalDep, body, command
 from api.errors import bad_request
@@ -18,7 +18,21 @@ from domain.errors import CampaignNotFound
 
 router = APIRouter(prefix="/v1/campaign", tags=["Campaigns"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)]
+
+async def idempotency_key(
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LENGTH)] = None,
+) -> str | None:
+    """An empty key would make every request that sends one the repeat of the first.
+    (``async``: FastAPI runs a plain ``def`` dependency in the thread pool.)"""
+    if key is not None and not key.strip():
+        raise bad_request(
+            "Idempotency-Key must not be empty (omit the header for no key)",
+            "invalid_idempotency_key",
+        )
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 @router.post("/create", response_model=Envelope[CampaignStarted])

@@ -17,6 +17,7 @@ import orjson
 from psycopg_pool import ConnectionPool
 
 from application.content.fields import CustomerField, CustomerFields
+from application.json_numbers import is_wide_integer, wide_integer_at
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,22 @@ def row_errors(row: object, fields: Mapping[str, CustomerField]) -> list[str]:
             errors.append(f"field '{name}' must be a {defined.type}")
         elif isinstance(value, float) and not math.isfinite(value):
             errors.append(f"field '{name}' must be a finite number")
+        elif is_wide_integer(value):
+            errors.append(f"field '{name}' is an integer beyond 64 bits")
     errors.extend(
         f"required field '{name}' is missing"
         for name, defined in fields.items()
         if defined.required and values.get(name) is None
     )
     return errors
+
+
+def _echoed(external_id: object) -> object:
+    """A rejected row's external_id as it can be answered: an integer beyond 64 bits as
+    its digits, an object or list holding one not at all."""
+    if is_wide_integer(external_id):
+        return str(external_id)
+    return None if wide_integer_at(external_id) is not None else external_id
 
 
 class Customers:
@@ -83,7 +94,7 @@ class Customers:
             errors = row_errors(row, fields)
             if errors:
                 external_id = row.get("external_id") if isinstance(row, dict) else None
-                rejected.append(RejectedRow(index, external_id, errors))
+                rejected.append(RejectedRow(index, _echoed(external_id), errors))
             else:
                 assert isinstance(row, dict)
                 values = {k: v for k, v in row.get("fields", {}).items() if v is not None}

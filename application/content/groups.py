@@ -66,19 +66,24 @@ class GroupSegments:
         field is grouped as jsonb.
         """
         types = self.field_types(group.account_id)
+        # Names are parameters, never text in the statement (a field may be called "50%"
+        # or "%s"); the GROUP BY names its columns by position for the same reason.
         columns = sql.SQL(", ").join(
-            sql.SQL("fields ->> {}" if v in types else "fields -> {}").format(sql.Literal(v))
+            sql.SQL("fields ->> %s::text" if v in types else "fields -> %s::text")
             for v in variables
         )
         query = sql.SQL(
             "SELECT {columns}, count(*) FROM customer_group_members "
-            "WHERE customer_group_id = %s AND fields IS NOT NULL GROUP BY {columns}"
-        ).format(columns=columns)
+            "WHERE customer_group_id = %s AND fields IS NOT NULL GROUP BY {positions}"
+        ).format(
+            columns=columns,
+            positions=sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(variables))),
+        )
         decoders = [_TEXT_DECODERS.get(types.get(v, ""), _as_is) for v in variables]
         counts: dict[str, tuple[dict[str, SegmentValue], int]] = {}
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(_AGGREGATE_SETTINGS)
-            for row in conn.execute(query, (group.customer_group_id,)):
+            for row in conn.execute(query, (*variables, group.customer_group_id)):
                 raw = {v: decode(x) for v, decode, x in zip(variables, decoders, row, strict=False)}
                 values = normalise_values(raw)
                 key = segment_key(values)

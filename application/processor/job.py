@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
+from application.actors import PROCESSOR
 from application.generators import Generated, Generator
 from application.metadata import CommandContext, command_context
 from application.processor.generation import GenerationOptions, generate_pending
@@ -64,7 +65,7 @@ class CampaignJob:
         if run is None:
             return None
         context = CommandContext(
-            user_id="processor",
+            user_id=PROCESSOR,
             account_id=str(campaign.account_id),
             ip=None,
             correlation_id=str(run.job_uid),

@@ -184,3 +184,17 @@ def test_verify_reports_read_model_rows_that_differ_from_the_log(demo: Cli) -> N
     assert "rm_runs" in out
     assert "DIFFERS" in out
     assert "tampered" not in out  # the log itself is intact
+
+
+@pytest.mark.parametrize("user_id", ["processor", "a\nb"])
+def test_token_refuses_a_user_id_no_request_could_act_as(cli: Cli, user_id: str) -> None:
+    result = cli.run(
+        "token",
+        "--account-id",
+        "00000000-0000-0000-0000-000000000001",
+        "--user-id",
+        user_id,
+        exit_code=1,
+    )
+
+    assert "user_id" in result.output

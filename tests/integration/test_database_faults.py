@@ -17,6 +17,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,71 @@ def test_connection_lost_at_commit_is_decided_by_rereading_the_stream(
                 new_customer_group_id=UUID(group_id),
             )
         assert run_numbers(commands, campaign_id) == [1, 2]
+
+
+# ------------------------------------------------------------------ restarted between requests
+READS = [
+    ("/v1/customer-fields/list", None),
+    ("/v1/customers/list", None),
+    ("/v1/customer-groups/list", None),
+    ("/v1/campaign/list", None),
+    ("/v1/campaign/get", "campaign_id"),
+    ("/v1/campaign/rerun/history", "campaign_id"),
+    ("/v1/campaign/rerun/messages", "campaign_id"),
+    ("/v1/campaign/rerun/job", "job_uid"),
+]
+
+
+def test_reads_succeed_as_soon_as_a_restarted_database_is_back(private: PrivateServer) -> None:
+    with tempfile.TemporaryDirectory(prefix="nudgescribe-faults-") as data_dir:
+        settings = Settings(
+            DATABASE_URL=database_url(private.admin),
+            NUDGESCRIBE_DATA_DIR=Path(data_dir),
+            NUDGESCRIBE_API_CODE=secrets.token_urlsafe(16),
+            NUDGESCRIBE_JWT_SECRET=secrets.token_urlsafe(32),
+        )
+        with TestClient(create_app(settings)) as client:
+            account = Accounts(client.app.state.container.pool).create("Restart")  # type: ignore[attr-defined]
+            assert settings.api_code is not None
+            assert settings.jwt_secret is not None
+            api = Api(
+                client,
+                settings.api_code.get_secret_value(),
+                account.account_id,
+                settings.jwt_secret.get_secret_value(),
+            )
+            api.define_fields("plan", "region")
+            group = api.group("g", customers("restart", [("gold", "EU")]))
+            created = api.ok(
+                "/v1/campaign/create",
+                {
+                    "name": "Restart",
+                    "customer_group_id": group,
+                    "segment_variables": ["plan", "region"],
+                    "ai_config": {"provider": "template", "template": "Hi {{plan}}"},
+                },
+            )["data"]
+            requests = [(path, {key: created[key]} if key else {}) for path, key in READS]
+
+            def statuses() -> list[tuple[str, int]]:
+                return [(path, api.post(path, body).status_code) for path, body in requests]
+
+            def concurrently() -> list[tuple[str, int]]:
+                with ThreadPoolExecutor(4) as threads:
+                    return [
+                        a
+                        for answers in threads.map(lambda _: statuses(), range(4))
+                        for a in answers
+                    ]
+
+            warm = concurrently()  # every pool holds open connections, several for some
+            assert all(status == 200 for _, status in warm), warm
+
+            private.stop()
+            private.start()
+            with psycopg.connect(private.admin.conninfo()):
+                pass  # back
+
+            answered = concurrently()
+
+    assert [(path, status) for path, status in answered if status != 200] == []

@@ -81,3 +81,14 @@ def test_a_member_inserted_without_fields_gets_its_customers(pool: Any, account_
         )
 
     assert counts(pool, account_id, group.customer_group_id, ["plan"]) == {("gold",): 1}
+
+
+@pytest.mark.parametrize("name", ["a%%b", "50% off", "%s", "%(account)s", "it's"])
+def test_a_field_name_is_never_read_as_sql(pool: Any, account_id: UUID, name: str) -> None:
+    CustomerFields(pool).create(account_id, name, "string", False)
+    upload(pool, account_id, [("a", {name: "x"}), ("b", {name: "y"}), ("c", {name: "y"})])
+    group = CustomerGroups(pool).create(account_id, "all", ["a", "b", "c"])
+
+    found = counts(pool, account_id, group.customer_group_id, [name, "undeclared %s"])
+
+    assert found == {("x", None): 1, ("y", None): 2}

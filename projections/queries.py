@@ -38,13 +38,16 @@ _MESSAGE_COLUMNS = (
     " archive_reason IS NOT NULL AS is_archived, archive_reason, archived_at, created_at,"
     " published_at"
 )
-_HISTORY = _q(
+# Newest run first. No row: the account has no such campaign; one row of NULL run
+# columns: a campaign without runs (the LEFT JOIN).
+HISTORY = _q(
     "SELECT r.run_number, r.customer_group_id, r.customer_group_name, r.segment_count, r.status,"
     " jsonb_build_object('matched', r.matched, 'new', r.new, 'orphaned', r.orphaned)"
     " AS comparison_summary, r.initiated_by, r.initiated_from_ip, r.job_uid, r.started_at,"
     " r.completed_at, r.run_number = c.current_run_number AS is_current"
-    " FROM {campaigns} c JOIN {runs} r ON r.campaign_id = c.campaign_id"
-    " WHERE c.campaign_id = %s AND c.account_id = %s ORDER BY r.run_number DESC"
+    " FROM {campaigns} c LEFT JOIN {runs} r ON r.campaign_id = c.campaign_id"
+    " WHERE c.campaign_id = %(campaign)s AND c.account_id = %(account)s"
+    " ORDER BY r.run_number DESC"
 )
 _CAMPAIGN = _q(
     f"SELECT {_CAMPAIGN_COLUMNS} FROM {{campaigns}} WHERE campaign_id = %s AND account_id = %s"
@@ -69,8 +72,9 @@ _IN_RUN = (
 # campaign; ``run`` NULL: no such run; else the run and the total on every row and one
 # row per message of the page (past the end, one row of NULL message columns: the LEFT
 # JOIN). No run asked: the campaign's current run. MATERIALIZED: the total is counted
-# once, not once per row.
-_RUN_PAGE = _q(
+# once, not once per row. Segment-key order is the primary key's index order, so OFFSET
+# skips index entries (a page deep in a 10,000-message run stays a few ms).
+RUN_PAGE = _q(
     "WITH r AS MATERIALIZED (SELECT r.run, (SELECT count(*)" + _IN_RUN + ") AS total"
     " FROM (SELECT CASE WHEN %(run)s::int IS NULL THEN c.current_run_number"
     " ELSE (SELECT run_number FROM {runs} WHERE campaign_id = %(campaign)s"
@@ -82,6 +86,49 @@ _RUN_PAGE = _q(
     + " ORDER BY segment_key LIMIT %(limit)s OFFSET %(offset)s) m ON true"
     " ORDER BY m.segment_key"
 )
+
+
+def history_params(account_id: UUID, campaign_id: UUID) -> dict[str, Any]:
+    return {"account": account_id, "campaign": campaign_id}
+
+
+def history_of(rows: list[tuple[Any, ...]]) -> list[RunHistoryRow] | None:
+    """HISTORY's rows as runs; None: no such campaign for this account."""
+    if not rows:
+        return None
+    return [RunHistoryRow(*row) for row in rows if row[0] is not None]
+
+
+def page_params(
+    account_id: UUID,
+    campaign_id: UUID,
+    *,
+    run: int | None,
+    archived: bool,
+    status: str | None,
+    page: int,
+    page_size: int,
+) -> dict[str, Any]:
+    """RUN_PAGE's parameters: no ``run``, the current one; ``archived`` messages too."""
+    offset = (max(page, 1) - 1) * page_size
+    return {"account": account_id, "campaign": campaign_id, "run": run, "archived": archived,
+            "status": status, "limit": page_size, "offset": offset}  # fmt: skip
+
+
+def page_of(
+    rows: list[tuple[Any, ...]], campaign_id: UUID, *, page: int, page_size: int
+) -> Page[MessageRow] | None:
+    """RUN_PAGE's rows as a page; None: no such campaign for this account."""
+    if not rows:
+        return None
+    run, total = rows[0][0], rows[0][1]
+    if run is None:
+        raise RunNotFound(campaign_id)
+    return Page(
+        [MessageRow(*row[2:]) for row in rows if row[2] is not None], page, page_size, total
+    )
+
+
 _JOB = _q(
     "SELECT job_uid, campaign_id, account_id, run_number, phase, copied, generated, archived,"
     " total, error FROM {jobs} WHERE job_uid = %s AND account_id = %s"
@@ -141,10 +188,8 @@ class ReadModels:
 
     def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
         with self._reading() as conn:
-            rows = self._all(conn, RunHistoryRow, _HISTORY, (campaign_id, account_id))
-            if not rows and self._campaign(conn, account_id, campaign_id) is None:
-                return None
-        return rows
+            rows = conn.execute(HISTORY, history_params(account_id, campaign_id)).fetchall()
+        return history_of(rows)
 
     def run_messages(
         self,
@@ -184,26 +229,11 @@ class ReadModels:
         page: int,
         page_size: int,
     ) -> Page[MessageRow] | None:
-        """A page in segment-key order: the primary key's index order, so OFFSET skips
-        index entries (a page deep in a 10,000-message run stays a few ms)."""
-        params = {
-            "account": account_id,
-            "campaign": campaign_id,
-            "run": run,
-            "archived": archived,
-            "status": status,
-            "limit": page_size,
-            "offset": (max(page, 1) - 1) * page_size,
-        }
+        params = page_params(account_id, campaign_id, run=run, archived=archived,
+                             status=status, page=page, page_size=page_size)  # fmt: skip
         with self._reading() as conn:
-            rows = conn.execute(_RUN_PAGE, params).fetchall()
-        if not rows:
-            return None
-        found_run, total = rows[0][0], rows[0][1]
-        if found_run is None:
-            raise RunNotFound(campaign_id)
-        items = [MessageRow(*row[2:]) for row in rows if row[2] is not None]
-        return Page(items, page, page_size, total)
+            rows = conn.execute(RUN_PAGE, params).fetchall()
+        return page_of(rows, campaign_id, page=page, page_size=page_size)
 
     def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
         with self._reading() as conn:

@@ -1,6 +1,6 @@
-"""The same-SQL baseline: a bare FastAPI endpoint per hot read that calls the very query
-the route calls (``projections.queries.ReadModels`` on a pool opened as the app opens its
-own) and answers the rows with orjson. No authentication, body model, response model or
+"""The same-SQL baseline: a bare FastAPI endpoint per hot read that awaits the very query
+the route awaits (``projections.async_reads``, on a pool opened as the app opens its own)
+and answers the rows with orjson. No authentication, body model, response model or
 request middleware: what is left is the framework's floor plus the query.
 
 Environment: ``DATABASE_URL``, ``BENCH_ACCOUNT_ID`` (whose campaign is read).
@@ -16,24 +16,22 @@ from uuid import UUID
 
 import orjson
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from application.database import ConnectionInfo, open_pool
+from application.database import ConnectionInfo
 from application.settings import Settings
-from projections.queries import ReadModels
+from projections.async_reads import AsyncReadModels, open_async_read_models
 
 ACCOUNT = UUID(os.environ.get("BENCH_ACCOUNT_ID", "00000000-0000-0000-0000-000000000000"))
-views: dict[str, ReadModels] = {}
+reads: dict[str, AsyncReadModels] = {}
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    connection = ConnectionInfo.from_url(os.environ["DATABASE_URL"])
-    pool = open_pool(connection, max_size=Settings().pool_size * 2)  # as build_container
-    views["read"] = ReadModels(pool)
+    conninfo = ConnectionInfo.from_url(os.environ["DATABASE_URL"]).conninfo()
+    reads["app"] = await open_async_read_models(conninfo, max_size=Settings().pool_size)
     yield
-    pool.close()
+    await reads["app"].close()
 
 
 app = FastAPI(lifespan=lifespan)
@@ -46,15 +44,13 @@ def answer(value: Any) -> Response:
 @app.post("/v1/campaign/rerun/history")
 async def history(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    rows = await run_in_threadpool(views["read"].run_history, ACCOUNT, UUID(body["campaign_id"]))
-    return answer({"data": rows})
+    return answer({"data": await reads["app"].run_history(ACCOUNT, UUID(body["campaign_id"]))})
 
 
 @app.post("/v1/campaign/rerun/messages")
 async def messages(request: Request) -> Response:
     body = orjson.loads(await request.body())
-    page = await run_in_threadpool(
-        views["read"].run_messages,
+    page = await reads["app"].run_messages(
         ACCOUNT,
         UUID(body["campaign_id"]),
         run_number=body.get("run_number"),

@@ -10,15 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.container import Container, build_container
 from api.errors import install_error_handlers
-from api.hot_reads import HOT, HotReads
 from api.metrics import Metrics
 from api.middleware import RequestMiddleware
-from api.openapi import api_routes, install_openapi
-from api.read_retry import READS, RetryReads
-from api.responses import JSONResponse
+from api.openapi import install_openapi
 from api.routers import ROUTERS
 from application.settings import Settings
-from projections.page_queries import open_page_queries
+from projections.async_reads import open_async_read_models
 
 
 def create_app(
@@ -36,7 +33,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
             app.state.container = container
-            async with page_queries(app, container):
+            async with hot_reads(app, container):
                 yield
             return
         built = await run_in_threadpool(
@@ -47,7 +44,7 @@ def create_app(
         app.state.container = built
         await run_in_threadpool(built.start)
         try:
-            async with page_queries(app, built):
+            async with hot_reads(app, built):
                 yield
         finally:
             await run_in_threadpool(built.close)
@@ -55,7 +52,6 @@ def create_app(
     app = FastAPI(
         title="Nudgescribe Reruns",
         lifespan=lifespan,
-        default_response_class=JSONResponse,
         docs_url="/docs",
         redoc_url=None,
     )
@@ -64,29 +60,21 @@ def create_app(
     install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
-    hot = {route.path: route for route in api_routes(app.routes) if route.path in HOT}
-    if hot.keys() != HOT.keys():
-        raise RuntimeError(f"hot read routes not found: {sorted(HOT.keys() - hot.keys())}")
-    paths = {route.path for route in api_routes(app.routes)}
-    if READS - paths:
-        raise RuntimeError(f"read routes not found: {sorted(READS - paths)}")
-    app.add_middleware(HotReads, routes=hot)  # inside RequestMiddleware: added first
-    app.add_middleware(RetryReads)  # around the hot reads too
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics)
     return app
 
 
 @asynccontextmanager
-async def page_queries(app: FastAPI, container: Container) -> AsyncIterator[None]:
-    """The asyncio pool of the hot read endpoints: opened in this app's event loop (an
-    asyncio pool belongs to one loop), so it lives on the app, not the shared container."""
-    app.state.pages = await open_page_queries(
+async def hot_reads(app: FastAPI, container: Container) -> AsyncIterator[None]:
+    """The asyncio pool of the hot reads: opened in this app's event loop (an asyncio pool
+    belongs to one loop), so it lives on the app, not on the shared container."""
+    app.state.reads = await open_async_read_models(
         container.connection.conninfo(), max_size=container.settings.pool_size
     )
     try:
         yield
     finally:
-        await app.state.pages.close()
+        await app.state.reads.close()
 
 
 def app_from_environment() -> FastAPI:

@@ -14,7 +14,7 @@ from api.auth import AccountNotCached, Principal, authenticate_request
 from api.body import JSON_LIMIT, json_body
 from api.container import Container
 from application.metadata import command_context
-from projections.page_queries import PageQueries
+from projections.async_reads import AsyncReadModels
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,12 +29,12 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def get_pages(request: Request) -> PageQueries:
-    pages: PageQueries = request.app.state.pages
-    return pages
+async def get_reads(request: Request) -> AsyncReadModels:
+    reads: AsyncReadModels = request.app.state.reads
+    return reads
 
 
-PagesDep = Annotated[PageQueries, Depends(get_pages)]
+ReadsDep = Annotated[AsyncReadModels, Depends(get_reads)]
 
 
 async def get_principal(request: Request, container: ContainerDep) -> Principal:

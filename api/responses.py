@@ -1,4 +1,9 @@
-"""orjson responses and the success envelope: {"data": ...} (+ "pagination" on lists)."""
+"""The success envelope, {"data": ...} (+ "pagination" on lists), and the orjson response
+the error answers use.
+
+Routes return the envelope as data; FastAPI validates it against the route's
+``response_model`` and renders it, so the OpenAPI document describes what is sent.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from typing import Any
 
 import orjson
 from starlette.responses import JSONResponse as _StarletteJSONResponse
-from starlette.responses import Response
 
 OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
@@ -16,24 +20,17 @@ class JSONResponse(_StarletteJSONResponse):
         return orjson.dumps(content, option=OPTIONS)
 
 
-def data(value: Any) -> JSONResponse:
-    return JSONResponse({"data": value})
+def data(value: Any) -> dict[str, Any]:
+    return {"data": value}
 
 
-def page_of(items: list[Any], *, page: int, page_size: int, total: int) -> JSONResponse:
-    return JSONResponse(
-        {
-            "data": items,
-            "pagination": {
-                "page": page,
-                "page_size": page_size,
-                "total": total,
-                "total_pages": (total + page_size - 1) // page_size,
-            },
-        }
-    )
-
-
-def raw_json(body: bytes) -> Response:
-    """A body already rendered as JSON (by the database, see projections.page_queries)."""
-    return Response(body, media_type="application/json")
+def page_of(items: list[Any], *, page: int, page_size: int, total: int) -> dict[str, Any]:
+    return {
+        "data": items,
+        "pagination": {
+            "page": page,
+            "page_size": page_size,
+            "total": total,
+            "total_pages": (total + page_size - 1) // page_size,
+        },
+    }

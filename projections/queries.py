@@ -38,13 +38,16 @@ _MESSAGE_COLUMNS = (
     " archive_reason IS NOT NULL AS is_archived, archive_reason, archived_at, created_at,"
     " published_at"
 )
-_HISTORY = _q(
+# Newest run first. No row: the account has no such campaign; one row of NULL run
+# columns: a campaign without runs (the LEFT JOIN).
+HISTORY = _q(
     "SELECT r.run_number, r.customer_group_id, r.customer_group_name, r.segment_count, r.status,"
     " jsonb_build_object('matched', r.matched, 'new', r.new, 'orphaned', r.orphaned)"
     " AS comparison_summary, r.initiated_by, r.initiated_from_ip, r.job_uid, r.started_at,"
     " r.completed_at, r.run_number = c.current_run_number AS is_current"
-    " FROM {campaigns} c JOIN {runs} r ON r.campaign_id = c.campaign_id"
-    " WHERE c.campaign_id = %s AND c.account_id = %s ORDER BY r.run_number DESC"
+    " FROM {campaigns} c LEFT JOIN {runs} r ON r.campaign_id = c.campaign_id"
+    " WHERE c.campaign_id = %(campaign)s AND c.account_id = %(account)s"
+    " ORDER BY r.run_number DESC"
 )
 _CAMPAIGN = _q(
     f"SELECT {_CAMPAIGN_COLUMNS} FROM {{campaigns}} WHERE campaign_id = %s AND account_id = %s"
@@ -58,17 +61,74 @@ _COUNT_CAMPAIGNS = _q(
     "SELECT count(*) FROM {campaigns} WHERE account_id = %(account)s"
     " AND (%(status)s::text IS NULL OR status = %(status)s)"
 )
-_RUN_EXISTS = _q("SELECT 1 FROM {runs} WHERE campaign_id = %s AND run_number = %s")
-_MESSAGE_FILTER = (
-    " FROM {messages} WHERE campaign_id = %(campaign)s AND run_number = %(run)s"
+# The messages of run ``r.run`` a page shows (active only unless ``archived``; of one
+# status when ``status`` is given).
+_IN_RUN = (
+    " FROM {messages} WHERE campaign_id = %(campaign)s AND run_number = r.run"
     " AND (%(archived)s OR archive_reason IS NULL)"
     " AND (%(status)s::text IS NULL OR status = %(status)s)"
 )
-_MESSAGES = _q(
-    f"SELECT {_MESSAGE_COLUMNS}{_MESSAGE_FILTER}"
-    " ORDER BY segment_key LIMIT %(limit)s OFFSET %(offset)s"
+# A page of one run's messages in one round trip. No row: the account has no such
+# campaign; ``run`` NULL: no such run; else the run and the total on every row and one
+# row per message of the page (past the end, one row of NULL message columns: the LEFT
+# JOIN). No run asked: the campaign's current run. MATERIALIZED: the total is counted
+# once, not once per row. Segment-key order is the primary key's index order, so OFFSET
+# skips index entries (a page deep in a 10,000-message run stays a few ms).
+RUN_PAGE = _q(
+    "WITH r AS MATERIALIZED (SELECT r.run, (SELECT count(*)" + _IN_RUN + ") AS total"
+    " FROM (SELECT CASE WHEN %(run)s::int IS NULL THEN c.current_run_number"
+    " ELSE (SELECT run_number FROM {runs} WHERE campaign_id = %(campaign)s"
+    " AND run_number = %(run)s::int) END AS run FROM {campaigns} c"
+    " WHERE c.campaign_id = %(campaign)s AND c.account_id = %(account)s) r)"
+    " SELECT r.run, r.total, m.* FROM r LEFT JOIN LATERAL (SELECT "
+    + _MESSAGE_COLUMNS
+    + _IN_RUN
+    + " ORDER BY segment_key LIMIT %(limit)s OFFSET %(offset)s) m ON true"
+    " ORDER BY m.segment_key"
 )
-_COUNT_MESSAGES = _q(f"SELECT count(*){_MESSAGE_FILTER}")
+
+
+def history_params(account_id: UUID, campaign_id: UUID) -> dict[str, Any]:
+    return {"account": account_id, "campaign": campaign_id}
+
+
+def history_of(rows: list[tuple[Any, ...]]) -> list[RunHistoryRow] | None:
+    """HISTORY's rows as runs; None: no such campaign for this account."""
+    if not rows:
+        return None
+    return [RunHistoryRow(*row) for row in rows if row[0] is not None]
+
+
+def page_params(
+    account_id: UUID,
+    campaign_id: UUID,
+    *,
+    run: int | None,
+    archived: bool,
+    status: str | None,
+    page: int,
+    page_size: int,
+) -> dict[str, Any]:
+    """RUN_PAGE's parameters: no ``run``, the current one; ``archived`` messages too."""
+    offset = (max(page, 1) - 1) * page_size
+    return {"account": account_id, "campaign": campaign_id, "run": run, "archived": archived,
+            "status": status, "limit": page_size, "offset": offset}  # fmt: skip
+
+
+def page_of(
+    rows: list[tuple[Any, ...]], campaign_id: UUID, *, page: int, page_size: int
+) -> Page[MessageRow] | None:
+    """RUN_PAGE's rows as a page; None: no such campaign for this account."""
+    if not rows:
+        return None
+    run, total = rows[0][0], rows[0][1]
+    if run is None:
+        raise RunNotFound(campaign_id)
+    return Page(
+        [MessageRow(*row[2:]) for row in rows if row[2] is not None], page, page_size, total
+    )
+
+
 _JOB = _q(
     "SELECT job_uid, campaign_id, account_id, run_number, phase, copied, generated, archived,"
     " total, error FROM {jobs} WHERE job_uid = %s AND account_id = %s"
@@ -128,10 +188,8 @@ class ReadModels:
 
     def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
         with self._reading() as conn:
-            rows = self._all(conn, RunHistoryRow, _HISTORY, (campaign_id, account_id))
-            if not rows and self._campaign(conn, account_id, campaign_id) is None:
-                return None
-        return rows
+            rows = conn.execute(HISTORY, history_params(account_id, campaign_id)).fetchall()
+        return history_of(rows)
 
     def run_messages(
         self,
@@ -144,60 +202,38 @@ class ReadModels:
         page_size: int,
     ) -> Page[MessageRow] | None:
         """No run_number: the current run (active only unless asked); else that whole run."""
-        with self._reading() as conn:
-            campaign = self._campaign(conn, account_id, campaign_id)
-            if campaign is None:
-                return None
-            if run_number is not None:
-                if self._scalar(conn, _RUN_EXISTS, (campaign_id, run_number)) is None:
-                    raise RunNotFound(campaign_id)
-                include_archived = True
-            run = campaign.current_run_number if run_number is None else run_number
-            return self._messages(conn, campaign_id, run, include_archived, None, page, page_size)
+        archived = include_archived or run_number is not None
+        return self._page(account_id, campaign_id, run_number, archived, None, page, page_size)
 
     def published_messages(
         self, account_id: UUID, campaign_id: UUID, *, page: int, page_size: int
     ) -> Page[MessageRow] | None:
-        with self._reading() as conn:
-            campaign = self._campaign(conn, account_id, campaign_id)
-            if campaign is None:
-                return None
-            run = campaign.current_run_number
-            return self._messages(conn, campaign_id, run, False, "Published", page, page_size)
+        return self._page(account_id, campaign_id, None, False, "Published", page, page_size)
 
     def message_pages(
         self, account_id: UUID, campaign_id: UUID, *, page_size: int
     ) -> tuple[int, int] | None:
         """Total active messages of the current run, and how many pages of ``page_size``."""
-        with self._reading() as conn:
-            campaign = self._campaign(conn, account_id, campaign_id)
-            if campaign is None:
-                return None
-            params = self._message_params(campaign_id, campaign.current_run_number, False, None)
-            total = int(self._scalar(conn, _COUNT_MESSAGES, params))
-        return total, (total + page_size - 1) // page_size
+        found = self._page(account_id, campaign_id, None, False, None, page=1, page_size=0)
+        if found is None:
+            return None
+        return found.total, (found.total + page_size - 1) // page_size
 
-    def _message_params(
-        self, campaign_id: UUID, run: int, archived: bool, status: str | None
-    ) -> dict[str, Any]:
-        return {"campaign": campaign_id, "run": run, "archived": archived, "status": status}
-
-    def _messages(
+    def _page(
         self,
-        conn: Connection[Any],
+        account_id: UUID,
         campaign_id: UUID,
-        run: int,
+        run: int | None,
         archived: bool,
         status: str | None,
         page: int,
         page_size: int,
-    ) -> Page[MessageRow]:
-        """A page in segment-key order: the primary key's index order, so OFFSET skips
-        index entries (a page deep in a 10,000-message run stays a few ms)."""
-        params = self._message_params(campaign_id, run, archived, status)
-        total = self._scalar(conn, _COUNT_MESSAGES, params)
-        paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
-        return Page(self._all(conn, MessageRow, _MESSAGES, paged), page, page_size, total)
+    ) -> Page[MessageRow] | None:
+        params = page_params(account_id, campaign_id, run=run, archived=archived,
+                             status=status, page=page, page_size=page_size)  # fmt: skip
+        with self._reading() as conn:
+            rows = conn.execute(RUN_PAGE, params).fetchall()
+        return page_of(rows, campaign_id, page=page, page_size=page_size)
 
     def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
         with self._reading() as conn:

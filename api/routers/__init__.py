@@ -11,7 +11,10 @@ from api.routers import (
     reruns,
 )
 
+# Requests are matched against the routers in this order, route by route: the two hot
+# reads' router comes first so they are found after the fewest tries.
 ROUTERS = [
+    reruns.router,
     health.router,
     auth.router,
     customer_fields.router,
@@ -19,5 +22,4 @@ ROUTERS = [
     customer_groups.router,
     campaigns.router,
     messages.router,
-    reruns.router,
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -12,7 +12,7 @@ from api.deps import ContainerDep, PrincipalDep, body
 from api.errors import auth_error
 from api.models.auth import AuthenticateRequest
 from api.models.responses import Envelope, TokenOut
-from api.responses import JSONResponse, data
+from api.responses import data
 from api.tokens import DEFAULT_TTL_SECONDS, issue_token
 
 router = APIRouter(prefix="/v1/auth", tags=["Authentication"])
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/auth", tags=["Authentication"])
 
 def token_answer(
     secret: str, account_id: object, user_id: str, role_code: str | None
-) -> JSONResponse:
+) -> dict[str, Any]:
     token = issue_token(secret, account_id=str(account_id), user_id=user_id, role_code=role_code)
     return data(
         {
@@ -43,7 +43,7 @@ def api_headers(request: Request, container: ContainerDep) -> None:
 def authenticate(
     container: ContainerDep,
     payload: Annotated[AuthenticateRequest, body(AuthenticateRequest)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     account = container.accounts.by_api_key(payload.api_key)
     if account is None or not payload.user_id.strip():
         raise auth_error()
@@ -59,7 +59,7 @@ def authenticate(
 
 
 @router.get("/reauthenticate", response_model=Envelope[TokenOut])
-def reauthenticate(principal: PrincipalDep, container: ContainerDep) -> JSONResponse:
+def reauthenticate(principal: PrincipalDep, container: ContainerDep) -> dict[str, Any]:
     account = container.account_cache.get(principal.account_id)
     assert account is not None  # authentication found it
     return token_answer(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 
@@ -12,7 +12,7 @@ from api.models import presenters
 from api.models.campaigns import CampaignCreate, CampaignList
 from api.models.responses import CampaignOut, CampaignStarted, Envelope, PagedEnvelope
 from api.models.time_travel import CampaignGet, campaign_state
-from api.responses import JSONResponse, data, page_of
+from api.responses import data, page_of
 from application.idempotency import MAX_KEY_LENGTH
 from domain.errors import CampaignNotFound
 
@@ -41,7 +41,7 @@ def create(
     container: ContainerDep,
     payload: Annotated[CampaignCreate, body(CampaignCreate)],
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     started = command(
         container,
         principal,
@@ -69,7 +69,7 @@ def list_campaigns(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[CampaignList, body(CampaignList)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     found = container.read_models.campaigns(
         principal.account_id, page=payload.page, page_size=payload.page_size, status=payload.status
     )
@@ -86,7 +86,7 @@ def get(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[CampaignGet, body(CampaignGet)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Now (from the read model), or as it was at the end of run ``as_of_run`` or at the
     moment ``as_of`` (from the aggregate at that version of its stream)."""
     if payload.as_of_run is not None and payload.as_of is not None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
 from api.deps import ContainerDep, PrincipalDep, body
 from api.models.content import FieldCreate, FieldList, FieldRef, FieldUpdate
 from api.models.responses import Envelope, FieldDeleted, FieldOut, PagedEnvelope
-from api.responses import JSONResponse, data, page_of
+from api.responses import data, page_of
 
 router = APIRouter(prefix="/v1/customer-fields", tags=["Customer Profile Fields"])
 
@@ -20,7 +20,7 @@ def create(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[FieldCreate, body(FieldCreate)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     field = container.fields.create(
         principal.account_id, payload.name, payload.type, payload.required
     )
@@ -32,7 +32,7 @@ def list_fields(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[FieldList, body(FieldList)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     fields = container.fields.all(principal.account_id)
     start = (payload.page - 1) * payload.page_size
     shown = [asdict(f) for f in fields[start : start + payload.page_size]]
@@ -44,7 +44,7 @@ def update(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[FieldUpdate, body(FieldUpdate)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     field = container.fields.update(
         principal.account_id,
         payload.field_id,
@@ -60,6 +60,6 @@ def delete(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[FieldRef, body(FieldRef)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     container.fields.delete(principal.account_id, payload.field_id)
     return data({"field_id": payload.field_id, "deleted": True})

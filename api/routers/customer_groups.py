@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
@@ -13,7 +13,7 @@ from api.models import presenters
 from api.models.common import Paging
 from api.models.content import GroupCreate, GroupRef, GroupUpdate
 from api.models.responses import Envelope, GroupDeleted, GroupOut, PagedEnvelope
-from api.responses import JSONResponse, data, page_of
+from api.responses import data, page_of
 from application.content.errors import GroupInUse
 
 router = APIRouter(prefix="/v1/customer-groups", tags=["Customer Groups"])
@@ -24,7 +24,7 @@ def create(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[GroupCreate, body(GroupCreate, UPLOAD_LIMIT)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     group = container.groups.create(principal.account_id, payload.name, payload.external_ids)
     return data(asdict(group))
 
@@ -34,7 +34,7 @@ def list_groups(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[Paging, body(Paging)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     items, total = container.groups.page(principal.account_id, payload.page, payload.page_size)
     return page_of(
         presenters.groups(items), page=payload.page, page_size=payload.page_size, total=total
@@ -46,7 +46,7 @@ def update(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[GroupUpdate, body(GroupUpdate, UPLOAD_LIMIT)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     group = container.groups.update(
         principal.account_id,
         payload.customer_group_id,
@@ -62,7 +62,7 @@ def delete(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[GroupRef, body(GroupRef)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     if container.read_models.group_in_current_run(principal.account_id, payload.customer_group_id):
         raise GroupInUse(None)
     container.groups.delete(principal.account_id, payload.customer_group_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
@@ -20,7 +20,7 @@ from api.models.responses import (
     PagedEnvelope,
     UploadOut,
 )
-from api.responses import JSONResponse, data, page_of
+from api.responses import data, page_of
 
 router = APIRouter(prefix="/v1/customers", tags=["Customers"])
 
@@ -30,7 +30,7 @@ def upload(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[CustomersUpload, body(CustomersUpload, UPLOAD_LIMIT)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     result = container.customers.upload(
         principal.account_id, payload.customers, validate_only=payload.validate_only
     )
@@ -42,7 +42,7 @@ def list_customers(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[Paging, body(Paging)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     items, total = container.customers.page(principal.account_id, payload.page, payload.page_size)
     return page_of(
         [asdict(c) for c in items], page=payload.page, page_size=payload.page_size, total=total
@@ -54,7 +54,7 @@ def pages(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[PageSize, body(PageSize)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     total = container.customers.count(principal.account_id)
     return data({"total": total, "total_pages": -(-total // payload.page_size)})
 
@@ -64,6 +64,6 @@ def delete(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[CustomersDelete, body(CustomersDelete)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     deleted = container.customers.delete(principal.account_id, payload.external_ids)
     return data({"deleted": deleted})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -11,7 +12,7 @@ from api.deps import ContainerDep
 from api.errors import UNAVAILABLE, error_response
 from api.metrics import Metrics
 from api.models.responses import Envelope, Health, Ready
-from api.responses import JSONResponse, data
+from api.responses import data
 from projections.stats import job_phase_counts
 
 router = APIRouter(tags=["Operations"])
@@ -19,12 +20,12 @@ log = logging.getLogger("nudgescribe.api")
 
 
 @router.get("/health", response_model=Envelope[Health])
-def health() -> JSONResponse:
+def health() -> dict[str, Any]:
     return data({"status": "ok"})
 
 
 @router.get("/ready", response_model=Envelope[Ready])
-def ready(container: ContainerDep) -> JSONResponse:
+def ready(container: ContainerDep) -> Any:
     """503 while the database is unreachable (projection status reads it, and the
     middleware answers 503 for that) or a read model lags more than the configured age."""
     statuses = container.runner.status()

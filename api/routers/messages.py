@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -28,7 +28,7 @@ from api.models.responses import (
     RegenerationQueued,
     Reviewed,
 )
-from api.responses import JSONResponse, data, page_of
+from api.responses import data, page_of
 from domain.errors import CampaignNotFound
 
 router = APIRouter(prefix="/v1/campaign/messages", tags=["Campaign Messages"])
@@ -44,7 +44,7 @@ def review(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[Review, body(Review)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     if payload.message_ids is None and not payload.all:
         raise missing_fields()
     result = command(
@@ -71,7 +71,7 @@ def edit(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[Edit, body(Edit)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     command(
         container,
         principal,
@@ -90,7 +90,7 @@ def regenerate(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[MessageRef, body(MessageRef)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     result = command(
         container,
         principal,
@@ -108,7 +108,7 @@ def publish(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[CampaignRef, body(CampaignRef)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     result = command(
         container,
         principal,
@@ -129,7 +129,7 @@ def pages(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[MessagePages, body(MessagePages)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     found = container.read_models.message_pages(
         principal.account_id, payload.campaign_id, page_size=payload.page_size
     )
@@ -144,7 +144,7 @@ def published(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[PublishedMessages, body(PublishedMessages)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     found = container.read_models.published_messages(
         principal.account_id, payload.campaign_id, page=payload.page, page_size=payload.page_size
     )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from starlette.responses import Response
 
-from api.auth import Principal
-from api.deps import ContainerDep, PagesDep, PrincipalDep, body, command
+from api.deps import ContainerDep, PrincipalDep, ReadsDep, body, command
 from api.models import presenters
 from api.models.campaigns import CampaignRef, Initiate, JobRef, RunMessages
 from api.models.responses import (
@@ -20,27 +18,35 @@ from api.models.responses import (
     RetryOut,
     RunHistoryOut,
 )
-from api.responses import JSONResponse, data, raw_json
+from api.responses import data, page_of
 from api.routers.campaigns import IdempotencyKey
 from application.errors import JobNotFound
 from domain.errors import CampaignNotFound
-from projections.page_queries import PageQueries
 
 router = APIRouter(prefix="/v1/campaign/rerun", tags=["Campaign Reruns"])
 
 
-# The two hot reads: async (no thread-pool hop), one SQL statement each, the body built
-# by PostgreSQL (projections.page_queries). api.hot_reads answers their plain successes
-# without FastAPI's routing, through the same answer functions.
-async def history_answer(pages: PageQueries, principal: Principal, payload: CampaignRef) -> bytes:
-    answer = await pages.run_history(principal.account_id, payload.campaign_id)
-    if answer is None:
+# The two hot reads are awaited on the event loop (projections.async_reads): no worker
+# thread per request.
+@router.post("/history", response_model=Envelope[list[RunHistoryOut]])
+async def history(
+    principal: PrincipalDep,
+    reads: ReadsDep,
+    payload: Annotated[CampaignRef, body(CampaignRef)],
+) -> dict[str, Any]:
+    rows = await reads.run_history(principal.account_id, payload.campaign_id)
+    if rows is None:
         raise CampaignNotFound(payload.campaign_id)
-    return answer
+    return data(rows)
 
 
-async def messages_answer(pages: PageQueries, principal: Principal, payload: RunMessages) -> bytes:
-    answer = await pages.run_messages(
+@router.post("/messages", response_model=PagedEnvelope[MessageOut])
+async def messages(
+    principal: PrincipalDep,
+    reads: ReadsDep,
+    payload: Annotated[RunMessages, body(RunMessages)],
+) -> dict[str, Any]:
+    found = await reads.run_messages(
         principal.account_id,
         payload.campaign_id,
         run_number=payload.run_number,
@@ -48,27 +54,9 @@ async def messages_answer(pages: PageQueries, principal: Principal, payload: Run
         page=payload.page,
         page_size=payload.page_size,
     )
-    if answer is None:
+    if found is None:
         raise CampaignNotFound(payload.campaign_id)
-    return answer
-
-
-@router.post("/history", response_model=Envelope[list[RunHistoryOut]])
-async def history(
-    principal: PrincipalDep,
-    pages: PagesDep,
-    payload: Annotated[CampaignRef, body(CampaignRef)],
-) -> Response:
-    return raw_json(await history_answer(pages, principal, payload))
-
-
-@router.post("/messages", response_model=PagedEnvelope[MessageOut])
-async def messages(
-    principal: PrincipalDep,
-    pages: PagesDep,
-    payload: Annotated[RunMessages, body(RunMessages)],
-) -> Response:
-    return raw_json(await messages_answer(pages, principal, payload))
+    return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)
 
 
 @router.post("/initiate", response_model=Envelope[RerunOut])
@@ -77,7 +65,7 @@ def initiate(
     container: ContainerDep,
     payload: Annotated[Initiate, body(Initiate)],
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     started = command(
         container,
         principal,
@@ -96,7 +84,7 @@ def retry(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[CampaignRef, body(CampaignRef)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     result = command(
         container,
         principal,
@@ -109,12 +97,13 @@ def retry(
     )
 
 
-@router.post("/job", response_model=Envelope[JobOut])
+# exclude_unset: "error" is answered only for a failed job (the presenter leaves it out).
+@router.post("/job", response_model=Envelope[JobOut], response_model_exclude_unset=True)
 def job(
     principal: PrincipalDep,
     container: ContainerDep,
     payload: Annotated[JobRef, body(JobRef)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     row = container.read_models.job(principal.account_id, payload.job_uid)
     if row is None:
         raise JobNotFound(None)

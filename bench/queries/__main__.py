@@ -5,14 +5,18 @@ Then, for run history and for one page of ``--page-size`` messages, a load gener
 its own process (bench/queries/load.py: raw asyncio, ``--connections`` keep-alive
 connections) drives for ``--seconds``:
 
-* ours: the real endpoint (auth, body parsing, read-model queries, orjson response);
-* bare: a bare FastAPI endpoint returning the same JSON bytes from memory, served by
-  uvicorn with the same settings (uvloop, httptools, one worker), measured in the same run.
+* ours: the real endpoint (middleware, auth, body model, the read-model query, the
+  response model);
+* same SQL: a bare FastAPI endpoint calling the same query on the same kind of pool and
+  answering its rows with orjson (bench/queries/bare_sql.py);
+* memory: a bare FastAPI endpoint returning the real answer's bytes from memory
+  (bench/queries/bare.py).
 
-Interleaved, ``--runs`` times; medians of throughput and p99 latency, and of the CPU
-each request took in the server process, the PostgreSQL backends of the database and
-the load generator (read from /proc: server, database and load share this machine).
-Targets: ours >= 0.5x bare throughput, p99 < 50 ms.
+The baselines are served by uvicorn with the same settings (uvloop, httptools, one worker)
+and measured in the same run. Interleaved, ``--runs`` times; medians of throughput and
+p99 latency, and of the CPU each request took in the server process, the PostgreSQL
+backends of the database and the load generator (read from /proc: server, database and
+load share this machine). Targets: ours >= 0.8x same-SQL throughput, p99 < 50 ms.
 
     python -m bench queries [-- --connections 32 --seconds 5 --runs 3]
 """
@@ -44,6 +48,7 @@ from bench.common import (
     wait_job,
     where,
 )
+from tests.fakes.processes import database_url
 
 
 def build_campaign(client: httpx.Client, headers: dict[str, str], args: Any) -> str:
@@ -147,15 +152,15 @@ def load(
     return result
 
 
-def serve_bare(answer: Path) -> subprocess.Popen[bytes]:
+def serve_bare(app: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     port = free_port()
-    env = {**os.environ, "BENCH_BARE_JSON": str(answer), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.queries.bare:app",
+            app,
             "--port",
             str(port),
             "--loop",
@@ -195,43 +200,53 @@ def compare(
     headers: dict[str, str],
     args: Any,
     backends: Callable[[], list[int]],
+    sql_env: dict[str, str],
 ) -> None:
-    served_url = served.url
     with tempfile.TemporaryDirectory(prefix="nudgescribe-bench-q-") as tmp:
         body_file, answer_file = Path(tmp) / "body.json", Path(tmp) / "answer.json"
         body_file.write_text(json.dumps(body))
-        answer = httpx.post(served_url + path, json=body, headers=headers, timeout=30)
+        answer = httpx.post(served.url + path, json=body, headers=headers, timeout=30)
         answer.raise_for_status()
         answer_file.write_bytes(answer.content)
-        bare = serve_bare(answer_file)
+        bare_sql = serve_bare("bench.queries.bare_sql:app", sql_env)
+        memory = serve_bare("bench.queries.bare:app", {"BENCH_BARE_JSON": str(answer_file)})
+        sides: dict[str, tuple[str, int, Callable[[], list[int]]]] = {
+            "ours": (served.url, served.process.pid, backends),
+            "same SQL": (bare_sql.url, bare_sql.pid, backends),  # type: ignore[attr-defined]
+            "memory": (memory.url, memory.pid, list),  # type: ignore[attr-defined]
+        }
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         try:
-            ours, theirs = [], []
             for _ in range(args.runs):
-                ours.append(
-                    load(served_url, path, body_file, headers, args, served.process.pid, backends)
-                )
-                theirs.append(load(bare.url, path, body_file, headers, args, bare.pid))  # type: ignore[attr-defined]
+                for side, (url, pid, pids) in sides.items():
+                    runs[side].append(load(url, path, body_file, headers, args, pid, pids))
         finally:
-            bare.terminate()
-            bare.wait(timeout=30)
-    rps, bare_rps = median([r["rps"] for r in ours]), median([r["rps"] for r in theirs])
-    p99, bare_p99 = median([r["p99_ms"] for r in ours]), median([r["p99_ms"] for r in theirs])
-    errors = sum(r["errors"] for r in ours + theirs)
+            for process in (bare_sql, memory):
+                process.terminate()
+                process.wait(timeout=30)
+    rps = {side: median([r["rps"] for r in found]) for side, found in runs.items()}
+    p99 = {side: median([r["p99_ms"] for r in found]) for side, found in runs.items()}
+    errors = sum(r["errors"] for found in runs.values() for r in found)
     print(
-        f"{path} ({len(answer.content):,} bytes): ours {rps:,.0f} req/s p99 {p99:.1f} ms   "
-        f"bare {bare_rps:,.0f} req/s p99 {bare_p99:.1f} ms   ratio {rps / bare_rps:.2f}"
-        f"   (targets >= 0.5, p99 < 50 ms){f'   ERRORS {errors}' if errors else ''}",
+        f"{path} ({len(answer.content):,} bytes): "
+        + "   ".join(f"{side} {rps[side]:,.0f} req/s p99 {p99[side]:.1f} ms" for side in sides)
+        + f"\n    ratio {rps['ours'] / rps['same SQL']:.2f} of same SQL (target >= 0.8),"
+        f" {rps['ours'] / rps['memory']:.2f} of memory; p99 target < 50 ms"
+        + (f"   ERRORS {errors}" if errors else ""),
         flush=True,
     )
     parts = ("server", "database", "load")
     cpu = {
-        side: {part: median([r["cpu_us"][part] for r in runs]) for part in parts}
-        for side, runs in (("ours", ours), ("bare", theirs))
+        side: {part: median([r["cpu_us"][part] for r in found]) for part in parts}
+        for side, found in runs.items()
     }
     print(
-        f"    CPU per request (medians, µs): ours server {cpu['ours']['server']:,.0f}"
-        f" + postgres {cpu['ours']['database']:,.0f} + load generator {cpu['ours']['load']:,.0f}"
-        f";  bare server {cpu['bare']['server']:,.0f} + load generator {cpu['bare']['load']:,.0f}",
+        "    CPU per request (medians, µs): "
+        + ";  ".join(
+            f"{side} server {cpu[side]['server']:,.0f} + postgres {cpu[side]['database']:,.0f}"
+            f" + load generator {cpu[side]['load']:,.0f}"
+            for side in sides
+        ),
         flush=True,
     )
 
@@ -251,17 +266,18 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     with bench_database() as (db, pool), serve(db) as served:
-        _, headers = new_account(pool, served)
+        account_id, headers = new_account(pool, served)
         with httpx.Client(base_url=served.url, timeout=600) as client:
             campaign_id = build_campaign(client, headers, args)
 
         def backends() -> list[int]:
             return backend_pids(pool, db.dbname)
 
+        sql_env = {"DATABASE_URL": database_url(db), "BENCH_ACCOUNT_ID": str(account_id)}
         history = {"campaign_id": campaign_id}
-        compare(served, "/v1/campaign/rerun/history", history, headers, args, backends)
+        compare(served, "/v1/campaign/rerun/history", history, headers, args, backends, sql_env)
         page = {"campaign_id": campaign_id, "page": 3, "page_size": args.page_size}
-        compare(served, "/v1/campaign/rerun/messages", page, headers, args, backends)
+        compare(served, "/v1/campaign/rerun/messages", page, headers, args, backends, sql_env)
     return 0
 
 

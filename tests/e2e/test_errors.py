@@ -243,8 +243,8 @@ def test_unexpected_failure_is_500_without_details_and_logged_with_request_id(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SELECT secret FROM somewhere")
 
-    pages = api.http.app.state.pages  # type: ignore[attr-defined]
-    monkeypatch.setattr(pages, "run_history", broken)
+    reads = api.http.app.state.reads  # type: ignore[attr-defined]
+    monkeypatch.setattr(reads, "run_history", broken)
 
     with caplog.at_level(logging.ERROR, logger="nudgescribe.api"):
         response = api.post("/v1/campaign/rerun/history", {"campaign_id": str(uuid4())})

@@ -29,6 +29,7 @@ from psycopg.types.string import TextLoader
 from application.campaigns import CampaignCommands
 from application.content.groups import GroupSegments
 from application.database import open_pool
+from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from projections.projector import MAX_BATCH_SIZE, ProjectionSet
@@ -104,7 +105,7 @@ def baseline(conninfo: str, rows: int, executemany: bool = True) -> float:
                 chunk = values[start : start + 500]
                 if executemany:  # pipelined by psycopg
                     cur.executemany(insert, chunk)
-                else:  # one statement per row, as EVENTSOURCING-NOTES measured
+                else:  # one statement per row
                     for row in chunk:
                         cur.execute(insert, row)
                 conn.commit()
@@ -188,7 +189,7 @@ def main() -> None:
         pool = open_pool(db, max_size=4)
         migrate(db, pool, extra_ddl=READ_MODEL_DDL)
         store = CampaignStore(store_env(db, pool_size=2), snapshot_every=500)
-        commands = CampaignCommands(store, GroupSegments(pool))
+        commands = CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool))
         events = build_log(pool, store, commands, args.campaigns, args.segments)
         print(f"log: {events} events ({args.campaigns} campaigns x {args.segments} segments)")
         settle(db.conninfo())

@@ -8,8 +8,7 @@ reads the history from the read models, as ``POST /v1/campaign/rerun/history`` w
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from rich.console import Console
@@ -17,6 +16,9 @@ from rich.table import Table
 
 from api.cli_common import console, load_settings, run_migrations
 from application.actors import DEMO
+
+if TYPE_CHECKING:
+    from application.metadata import CommandContext
 
 TEMPLATE = {"provider": "template", "template": "Hi {{plan}} member in {{region}}!"}
 SPRING = [("gold", "EU"), ("silver", "EU"), ("gold", "US")]
@@ -40,22 +42,24 @@ def demo() -> None:
         for name in ("plan", "region"):
             container.fields.create(account_id, name, "string", False)
         spring = _group(container, account_id, "Spring audience", SPRING)
-        with _request(account_id):
-            started = commands.create(
-                account_id=account_id,
-                name="Demo campaign",
-                customer_group_id=spring,
-                segment_variables=["plan", "region"],
-                ai_config=TEMPLATE,
-            )
+        started = commands.create(
+            context=_request(account_id),
+            account_id=account_id,
+            name="Demo campaign",
+            customer_group_id=spring,
+            segment_variables=["plan", "region"],
+            ai_config=TEMPLATE,
+        )
         campaign_id = started.campaign_id
         console.print(f"campaign {campaign_id}: run 1 for {len(SPRING)} segments")
         _process_review_publish(container, processor, account_id, campaign_id)
         summer = _group(container, account_id, "Summer audience", SUMMER)
-        with _request(account_id):
-            rerun = commands.initiate_rerun(
-                account_id=account_id, campaign_id=campaign_id, new_customer_group_id=summer
-            )
+        rerun = commands.initiate_rerun(
+            context=_request(account_id),
+            account_id=account_id,
+            campaign_id=campaign_id,
+            new_customer_group_id=summer,
+        )
         console.print(
             f"run {rerun.run_number}: {len(rerun.comparison.matched)} matched, "
             f"{len(rerun.comparison.new)} new, {len(rerun.comparison.orphaned)} orphaned"
@@ -70,13 +74,11 @@ def demo() -> None:
         container.close()
 
 
-def _request(account_id: UUID) -> AbstractContextManager[Any]:
+def _request(account_id: UUID) -> CommandContext:
     """Each command as its own request of user "demo": who, where, a correlation id."""
-    from application.metadata import CommandContext, command_context
+    from application.metadata import CommandContext
 
-    return command_context(
-        CommandContext.for_request(user_id=DEMO, account_id=account_id, ip="127.0.0.1")
-    )
+    return CommandContext.for_request(user_id=DEMO, account_id=account_id, ip="127.0.0.1")
 
 
 def _group(container: Any, account_id: UUID, name: str, segments: list[tuple[str, str]]) -> UUID:
@@ -95,12 +97,16 @@ def _process_review_publish(
     container: Any, processor: Any, account_id: UUID, campaign_id: UUID
 ) -> None:
     processor.run_until_idle()
-    with _request(account_id):
-        container.commands.review(
-            account_id=account_id, campaign_id=campaign_id, message_ids=None, decision="approve"
-        )
-    with _request(account_id):
-        container.commands.publish(account_id=account_id, campaign_id=campaign_id)
+    container.commands.review(
+        context=_request(account_id),
+        account_id=account_id,
+        campaign_id=campaign_id,
+        message_ids=None,
+        decision="approve",
+    )
+    container.commands.publish(
+        context=_request(account_id), account_id=account_id, campaign_id=campaign_id
+    )
 
 
 def _history_table(container: Any, account_id: UUID, campaign_id: UUID) -> Table:

@@ -20,6 +20,7 @@ from application.content.fields import CustomerFields
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool, resolve_database_url
 from application.errors import is_database_unavailable
+from application.idempotency_records import IdempotencyRecords
 from application.settings import Settings
 from application.store import CampaignStore, store_env
 from application.time_travel import TimeTravel
@@ -122,7 +123,7 @@ def build_container(settings: Settings, *, processor: bool = False) -> Container
         connection=connection,
         pool=pool,
         store=store,
-        commands=CampaignCommands(store, GroupSegments(pool)),
+        commands=CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool)),
         read_models=ReadModels(pool),
         runner=ProjectionRunner(pool, connection.conninfo()),
         accounts=accounts,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -13,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import AccountNotCached, Principal, authenticate_request
 from api.body import JSON_LIMIT, json_body
 from api.container import Container
-from application.metadata import command_context
+from api.observability import correlation_scope
+from application.metadata import CommandContext
 from projections.async_reads import AsyncReadModels
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,19 +56,17 @@ def body(model: type[M], limit: int = JSON_LIMIT) -> Any:
     return Depends(json_body(model, limit))
 
 
-@contextmanager
-def acting_as(principal: Principal) -> Iterator[None]:
-    """Every command runs with who, from where and a correlation id for its events."""
-    with command_context(principal.context()):
-        yield
-
-
 T = TypeVar("T")
 
 
-def command(container: Container, principal: Principal, run: Callable[[], T]) -> T:
-    """Run a command as the principal, then wait until the read models include it."""
-    with acting_as(principal):
-        result = run()
+def command(container: Container, principal: Principal, run: Callable[[CommandContext], T]) -> T:
+    """Run a command as the principal, then wait until the read models include it.
+
+    ``run`` is given the command's context (who, from where, a correlation id) to pass
+    to the application, which stores it with the command's events; log lines written
+    meanwhile carry the same correlation id."""
+    context = principal.context()
+    with correlation_scope(context.correlation_id):
+        result = run(context)
     container.wait_for(getattr(result, "position", None))
     return result

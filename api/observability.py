@@ -1,9 +1,9 @@
 """Structured logs: one JSON object a line, carrying the request id and correlation id.
 
 The request id is set by ``RequestMiddleware`` for the request being served (and sent
-back as ``x-request-id``); the correlation id is the one stored in the metadata of the
-events the current command or job writes (``application.metadata``), so a log line
-leads to its events and back.
+back as ``x-request-id``); the correlation id, set while a command runs
+(``api.deps.command``), is the one stored in the metadata of the events the command
+writes (``application.metadata``), so a log line leads to its events and back.
 """
 
 from __future__ import annotations
@@ -15,12 +15,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from application.metadata import current_context
 
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+@dataclass(frozen=True)
+class _LogScope:
+    """What every log line of the request being served carries."""
+
+    request_id: str | None = None
+    correlation_id: str | None = None
+
+
+_scope: ContextVar[_LogScope] = ContextVar("log_scope", default=_LogScope())  # noqa: B039 (frozen)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is kept.
 _STANDARD = frozenset(
@@ -30,27 +38,37 @@ _STANDARD = frozenset(
 
 
 def current_request_id() -> str | None:
-    return _request_id.get()
+    return _scope.get().request_id
 
 
 @contextmanager
 def request_scope(request_id: str) -> Iterator[None]:
-    token = _request_id.set(request_id)
+    token = _scope.set(_LogScope(request_id))
     try:
         yield
     finally:
-        _request_id.reset(token)
+        _scope.reset(token)
+
+
+@contextmanager
+def correlation_scope(correlation_id: str | None) -> Iterator[None]:
+    token = _scope.set(replace(_scope.get(), correlation_id=correlation_id))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        scope = _scope.get()
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": current_request_id(),
-            "correlation_id": current_context().correlation_id,
+            "request_id": scope.request_id,
+            "correlation_id": scope.correlation_id,
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:

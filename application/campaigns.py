@@ -21,8 +21,10 @@ from application.errors import (
     InvalidCampaignInput,
     is_database_unavailable,
 )
-from application.idempotency import Claim, IdempotencyKeys, request_hash
-from application.metadata import current_context
+from application.idempotency import Claim, request_hash
+from application.idempotency_records import IdempotencyRecords
+from application.metadata import NO_CONTEXT, CommandContext
+from application.recorder import SameTransactionWrite
 from application.results import CommandResult, RunStartedResult
 from application.store import CampaignStore, IntegrityError
 from domain.campaign import Campaign
@@ -35,15 +37,15 @@ log = logging.getLogger("nudgescribe.commands")
 
 
 class CampaignCommands:
+    """Each command is given the ``context`` it runs in (who, from where, a correlation
+    id), stored as the metadata of the events it saves."""
+
     def __init__(
-        self,
-        store: CampaignStore,
-        groups: GroupSegments,
-        idempotency: IdempotencyKeys | None = None,
+        self, store: CampaignStore, groups: GroupSegments, idempotency: IdempotencyRecords
     ) -> None:
         self.store = store
         self.groups = groups
-        self.idempotency = idempotency or IdempotencyKeys(groups.pool)
+        self.idempotency = idempotency
 
     # ------------------------------------------------------------------ helpers
     def load(self, account_id: UUID, campaign_id: UUID) -> Campaign:
@@ -64,7 +66,8 @@ class CampaignCommands:
     def _save(
         self,
         campaign: Campaign,
-        also_write: Callable[[Any, Sequence[int]], None] | None = None,
+        context: CommandContext,
+        also_write: SameTransactionWrite | None = None,
     ) -> int | None:
         """Save once; a commit whose outcome is unknown is decided by re-reading the stream.
 
@@ -74,7 +77,7 @@ class CampaignCommands:
         """
         pending = list(campaign.pending_events)
         try:
-            return self.store.save_campaign(campaign, also_write=also_write)
+            return self.store.save_campaign(campaign, context=context, also_write=also_write)
         except IntegrityError:
             raise
         except Exception as error:
@@ -110,19 +113,23 @@ class CampaignCommands:
             raise
 
     def _save_started(
-        self, campaign: Campaign, previous_segments: dict[str, Segment], claim: Claim | None
+        self,
+        campaign: Campaign,
+        previous_segments: dict[str, Segment],
+        context: CommandContext,
+        claim: Claim | None,
     ) -> RunStartedResult:
         also_write = None
         if claim is not None:
-            also_write = IdempotencyKeys.completion(
+            also_write = self.idempotency.completion(
                 claim,
                 lambda position: self._started(campaign, previous_segments, position).to_json(),
             )
-        position = self._save(campaign, also_write)
+        position = self._save(campaign, context, also_write)
         return self._started(campaign, previous_segments, position)
 
-    def _context_user(self) -> tuple[str, str]:
-        context = current_context()
+    @staticmethod
+    def _user(context: CommandContext) -> tuple[str, str]:
         return context.user_id or "system", context.ip or ""
 
     # ------------------------------------------------------------------ create
@@ -136,6 +143,7 @@ class CampaignCommands:
         ai_config: dict[str, Any],
         campaign_id: UUID | None = None,
         idempotency_key: str | None = None,
+        context: CommandContext = NO_CONTEXT,
     ) -> RunStartedResult:
         fingerprint = request_hash(
             "campaign.create",
@@ -155,6 +163,7 @@ class CampaignCommands:
                 segment_variables,
                 ai_config,
                 campaign_id,
+                context,
                 claim,
             ),
         )
@@ -167,12 +176,13 @@ class CampaignCommands:
         segment_variables: Sequence[str],
         ai_config: dict[str, Any],
         campaign_id: UUID | None,
+        context: CommandContext,
         claim: Claim | None,
     ) -> RunStartedResult:
         group = self.groups.find_group(account_id, customer_group_id)
         if group is None:
             raise CustomerGroupNotFound(campaign_id)
-        user_id, ip = self._context_user()
+        user_id, ip = self._user(context)
         campaign = Campaign.create(
             account_id=account_id,
             name=name,
@@ -199,7 +209,7 @@ class CampaignCommands:
             ip=ip,
         )
         try:
-            return self._save_started(campaign, {}, claim)
+            return self._save_started(campaign, {}, context, claim)
         except IntegrityError:
             raise ConcurrentModification(campaign.id) from None
 
@@ -211,6 +221,7 @@ class CampaignCommands:
         campaign_id: UUID,
         new_customer_group_id: UUID,
         idempotency_key: str | None = None,
+        context: CommandContext = NO_CONTEXT,
     ) -> RunStartedResult:
         """Start the next run, archive the previous one and queue the job: one atomic save."""
         fingerprint = request_hash(
@@ -222,7 +233,9 @@ class CampaignCommands:
             account_id,
             idempotency_key,
             fingerprint,
-            lambda claim: self._initiate(account_id, campaign_id, new_customer_group_id, claim),
+            lambda claim: self._initiate(
+                account_id, campaign_id, new_customer_group_id, context, claim
+            ),
         )
 
     def _initiate(
@@ -230,6 +243,7 @@ class CampaignCommands:
         account_id: UUID,
         campaign_id: UUID,
         new_customer_group_id: UUID,
+        context: CommandContext,
         claim: Claim | None,
     ) -> RunStartedResult:
         # 404 before looking at the group; the first attempt decides on this load (a
@@ -238,7 +252,7 @@ class CampaignCommands:
         group = self.groups.find_group(account_id, new_customer_group_id)
         if group is None:
             raise CustomerGroupNotFound(campaign_id)
-        user_id, ip = self._context_user()
+        user_id, ip = self._user(context)
 
         def attempt() -> RunStartedResult:
             campaign = loaded.pop() if loaded else self.load(account_id, campaign_id)
@@ -254,7 +268,7 @@ class CampaignCommands:
                 initiated_by=user_id,
                 ip=ip,
             )
-            return self._save_started(campaign, previous_segments, claim)
+            return self._save_started(campaign, previous_segments, context, claim)
 
         return self._with_retries(attempt)
 
@@ -279,12 +293,16 @@ class CampaignCommands:
 
     # ------------------------------------------------------------------ review side
     def _change(
-        self, account_id: UUID, campaign_id: UUID, decide: Callable[[Campaign], int]
+        self,
+        account_id: UUID,
+        campaign_id: UUID,
+        context: CommandContext,
+        decide: Callable[[Campaign], int],
     ) -> CommandResult:
         def attempt() -> CommandResult:
             campaign = self.load(account_id, campaign_id)
             count = decide(campaign)
-            position = self._save(campaign)
+            position = self._save(campaign, context)
             run = campaign.current_run
             return CommandResult(campaign.id, count, position, run.job_uid if run else None)
 
@@ -298,43 +316,64 @@ class CampaignCommands:
         message_ids: Sequence[UUID] | None,
         decision: str,
         comment: str | None = None,
+        context: CommandContext = NO_CONTEXT,
     ) -> CommandResult:
-        user_id, _ = self._context_user()
+        user_id, _ = self._user(context)
         return self._change(
             account_id,
             campaign_id,
+            context,
             lambda c: c.review(
                 message_ids=message_ids, decision=decision, reviewed_by=user_id, comment=comment
             ),
         )
 
     def edit(
-        self, *, account_id: UUID, campaign_id: UUID, message_id: UUID, content: str
+        self,
+        *,
+        account_id: UUID,
+        campaign_id: UUID,
+        message_id: UUID,
+        content: str,
+        context: CommandContext = NO_CONTEXT,
     ) -> CommandResult:
-        user_id, _ = self._context_user()
+        user_id, _ = self._user(context)
 
         def decide(c: Campaign) -> int:
             c.edit(message_id=message_id, content=content, edited_by=user_id)
             return 1
 
-        return self._change(account_id, campaign_id, decide)
+        return self._change(account_id, campaign_id, context, decide)
 
-    def regenerate(self, *, account_id: UUID, campaign_id: UUID, message_id: UUID) -> CommandResult:
-        user_id, _ = self._context_user()
+    def regenerate(
+        self,
+        *,
+        account_id: UUID,
+        campaign_id: UUID,
+        message_id: UUID,
+        context: CommandContext = NO_CONTEXT,
+    ) -> CommandResult:
+        user_id, _ = self._user(context)
 
         def decide(c: Campaign) -> int:
             c.request_regeneration(message_id=message_id, requested_by=user_id)
             return 1
 
-        return self._change(account_id, campaign_id, decide)
+        return self._change(account_id, campaign_id, context, decide)
 
-    def publish(self, *, account_id: UUID, campaign_id: UUID) -> CommandResult:
-        user_id, _ = self._context_user()
-        return self._change(account_id, campaign_id, lambda c: c.publish(published_by=user_id))
+    def publish(
+        self, *, account_id: UUID, campaign_id: UUID, context: CommandContext = NO_CONTEXT
+    ) -> CommandResult:
+        user_id, _ = self._user(context)
+        return self._change(
+            account_id, campaign_id, context, lambda c: c.publish(published_by=user_id)
+        )
 
-    def retry(self, *, account_id: UUID, campaign_id: UUID) -> CommandResult:
+    def retry(
+        self, *, account_id: UUID, campaign_id: UUID, context: CommandContext = NO_CONTEXT
+    ) -> CommandResult:
         def decide(c: Campaign) -> int:
             c.retry_run()
             return 1
 
-        return self._change(account_id, campaign_id, decide)
+        return self._change(account_id, campaign_id, context, decide)

@@ -1,23 +1,21 @@
 """Who, from where, and on behalf of which request: metadata stored with every event.
 
-The domain events stay pure; the mapper adds a ``_meta`` object to each stored event's
-JSON from the command context of the request or job that caused it, and strips it again
-when an event is read back into the domain.
+The domain events stay pure. A save is given the command context of the request or job
+that causes it (``CampaignStore.save(context=...)``); the store encodes it once and the
+recorder splices it into each stored event's JSON as a ``_meta`` object. The mapper strips
+it again when an event is read back into the domain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Cipher, Compressor, Mapper, StoredEvent, Transcoder
 
 META_KEY = "_meta"
+_META_MEMBER = b',"' + META_KEY.encode() + b'":'
 
 
 @dataclass(frozen=True)
@@ -34,20 +32,22 @@ class CommandContext:
         return cls(user_id, str(account_id), ip, correlation_id or str(uuid4()))
 
 
-_current: ContextVar[CommandContext] = ContextVar("command_context", default=CommandContext())  # noqa: B039 (frozen)
+# A write with nobody behind it (tests, tools): stored with null metadata fields.
+NO_CONTEXT = CommandContext()
 
 
-def current_context() -> CommandContext:
-    return _current.get()
+def encoded_metadata(mapper: Mapper[Any], context: CommandContext) -> bytes | None:
+    """The ``_meta`` object for one save, or None when the mapper ciphers or compresses
+    (metadata is only spliced into plain JSON state)."""
+    if mapper.cipher or mapper.compressor:
+        return None
+    return mapper.transcoder.encode(asdict(context))
 
 
-@contextmanager
-def command_context(context: CommandContext) -> Iterator[CommandContext]:
-    token = _current.set(context)
-    try:
-        yield context
-    finally:
-        _current.reset(token)
+def with_metadata(stored: StoredEvent, metadata: bytes) -> StoredEvent:
+    """The stored event with ``_meta`` spliced into its encoded JSON object, not re-encoded."""
+    state = stored.state[:-1] + _META_MEMBER + metadata + b"}"
+    return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state)
 
 
 class _MetadataStrippingTranscoder(Transcoder):
@@ -67,6 +67,8 @@ class _MetadataStrippingTranscoder(Transcoder):
 
 
 class MetadataMapper(Mapper[Any]):
+    """The library's mapper, reading events back without their ``_meta``."""
+
     def __init__(
         self,
         transcoder: Transcoder,
@@ -75,22 +77,3 @@ class MetadataMapper(Mapper[Any]):
     ) -> None:
         super().__init__(_MetadataStrippingTranscoder(transcoder), compressor, cipher)
         self.full_transcoder = transcoder  # for readers that want the metadata too
-        self._last_meta: tuple[CommandContext, bytes] | None = None
-
-    def _encoded_meta(self, context: CommandContext) -> bytes:
-        """One save's events share a context: encode it once, not once per event."""
-        last = self._last_meta
-        if last is not None and last[0] is context:
-            return last[1]
-        meta = self.full_transcoder.encode(asdict(context))
-        self._last_meta = (context, meta)
-        return meta
-
-    def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
-        stored = super().to_stored_event(domain_event)
-        if self.cipher or self.compressor:
-            return stored  # metadata is only spliced into plain JSON state
-        # Splice the metadata into the encoded JSON object rather than re-encoding it.
-        meta = self._encoded_meta(current_context())
-        state = stored.state[:-1] + b',"' + META_KEY.encode() + b'":' + meta + b"}"
-        return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, state)

@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from application.content.schema import CONTENT_DDL
 from application.database import ConnectionInfo
-from application.idempotency import IDEMPOTENCY_DDL
+from application.idempotency_records import IDEMPOTENCY_DDL
 from application.processor.queue import PROCESSOR_DDL
 from application.store import CampaignStore, store_env
 

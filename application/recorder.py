@@ -2,16 +2,19 @@
 
 The library sends LOCK, NOTIFY and one large ``unnest()`` array in psycopg pipeline mode;
 past a payload size the client and server both block on a full socket buffer while the
-EXCLUSIVE table lock is held, and every other writer hangs with them
-(EVENTSOURCING-NOTES.md, pitfall 1). Here a save is BEGIN, one ordinary statement per
-``ROWS_PER_STATEMENT`` events, the same-transaction writes if any, and COMMIT: three round
-trips for a small save, where sending its statements one by one took eight. It calls a
-plpgsql function (``<events table>_append``, created with the tables) that sets the lock
-timeout, takes the EXCLUSIVE lock, notifies, checks the chain, inserts the rows, upserts
-the stream heads and returns the notification ids. The call alone in autocommit would
-save two round trips, but measured within the noise of this on the shared two-core
-machine, and an explicit COMMIT keeps the connection-lost-at-COMMIT fault test
-(tests/fakes/commit_cutter.py) exercising the same unknown outcome it was written for.
+EXCLUSIVE table lock is held, and every other writer hangs with them. Here a save is
+BEGIN, one ordinary statement per ``ROWS_PER_STATEMENT`` events, the same-transaction
+write if any, and COMMIT: three round trips for a small save. It calls a plpgsql function
+(``<events table>_append``, created with the tables) that sets the lock timeout, takes the
+EXCLUSIVE lock, notifies, checks the chain, inserts the rows, upserts the stream heads and
+returns the notification ids. The explicit COMMIT (rather than the call alone in
+autocommit) keeps a connection lost at COMMIT an unknown outcome that the commands
+resolve by re-reading the stream (tests/fakes/commit_cutter.py).
+
+What a save carries besides its events comes as keyword arguments of
+``Application.save``, which the library hands to ``insert_events``: the encoded
+``metadata`` spliced into every event, and ``also_write``, run in the events' own
+transaction (an idempotency record).
 
 The EXCLUSIVE lock stays: it makes notification-id order equal commit order, which is
 what lets the projectors and the processor read the log without skipping a gap.
@@ -31,7 +34,6 @@ re-reading the stream, never by sending the same events again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -49,18 +51,16 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from application.chain import GENESIS, chain_hash
+from application.metadata import with_metadata
 
 ROWS_PER_STATEMENT = 500
 CHAIN_MOVED = "NSCHN"  # raised by the append function when a chained-onto hash is stale
 CHAIN_ATTEMPTS = 3
 REMEMBERED_HEADS = 10_000  # streams whose last committed head the recorder keeps
 
-# Extra writes that must commit in the same transaction as the events (for example an
-# idempotency record). Set by the application around one save.
-same_transaction_writes: ContextVar[Callable[[Cursor[DictRow], Sequence[int]], None] | None] = (
-    ContextVar("same_transaction_writes", default=None)
-)
-
+# A write that must commit in the same transaction as a save's events, given the cursor
+# and the events' notification ids (for example an idempotency record).
+SameTransactionWrite = Callable[[Cursor[DictRow], Sequence[int]], None]
 
 STREAM_HEADS_TABLE = "stream_heads"
 
@@ -72,7 +72,9 @@ def _as_uuid(value: UUID | str) -> UUID:
 class SnapshotRecorder(PostgresAggregateRecorder):
     # Reads fail at once when the database is unreachable, so the API answers 503 within
     # seconds: the library's decorator retries each read ten times, each waiting for the
-    # pool (about half a minute in all). Callers decide whether to try again.
+    # pool (about half a minute in all). Callers decide whether to try again. The read
+    # without the retry is the decorator's ``__wrapped__``: tests/unit/test_recorder_reads.py
+    # pins that the library retries and that these reads do not.
     select_events = PostgresAggregateRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
 
 
@@ -132,19 +134,27 @@ class CampaignEventRecorder(PostgresApplicationRecorder):
         self._heads: dict[UUID, tuple[int, bytes]] = {}  # stream -> last committed (v, hash)
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        metadata: bytes | None = None,
+        also_write: SameTransactionWrite | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        extra = same_transaction_writes.get()
+        """Append the events (with ``metadata`` spliced into each) and run ``also_write``
+        in the same transaction, after they are inserted."""
+        if metadata is not None:
+            stored_events = [with_metadata(event, metadata) for event in stored_events]
         with self.datastore.get_connection() as conn:
             if not stored_events:
-                if extra is not None:
+                if also_write is not None:
                     with conn.transaction():
-                        extra(conn.cursor(), [])
+                        also_write(conn.cursor(), [])
                 return []
             for attempt in range(CHAIN_ATTEMPTS):
                 chained = self._chain(conn, stored_events, trust_remembered=attempt == 0)
                 try:
-                    notification_ids = self._append(conn, stored_events, chained, extra)
+                    notification_ids = self._append(conn, stored_events, chained, also_write)
                 except psycopg.Error as error:
                     if error.sqlstate != CHAIN_MOVED:
                         raise
@@ -159,7 +169,7 @@ class CampaignEventRecorder(PostgresApplicationRecorder):
         conn: psycopg.Connection[DictRow],
         events: Sequence[StoredEvent],
         chained: _Chained,
-        extra: Callable[[Cursor[DictRow], Sequence[int]], None] | None,
+        also_write: SameTransactionWrite | None,
     ) -> list[int]:
         notification_ids: list[int] = []
         with conn.transaction():
@@ -167,8 +177,8 @@ class CampaignEventRecorder(PostgresApplicationRecorder):
             for start in range(0, len(events), ROWS_PER_STATEMENT):
                 stop = min(start + ROWS_PER_STATEMENT, len(events))
                 notification_ids += self._call(curs, events, chained, start, stop)
-            if extra is not None:
-                extra(curs, notification_ids)
+            if also_write is not None:
+                also_write(curs, notification_ids)
         return notification_ids
 
     def _call(

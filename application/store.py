@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Snapshot
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
-from psycopg import Cursor
-from psycopg.rows import DictRow
 
 from application.database import ConnectionInfo
+from application.metadata import NO_CONTEXT, CommandContext, encoded_metadata
 from application.metrics import count_appended
-from application.recorder import same_transaction_writes
+from application.recorder import SameTransactionWrite
 from application.transcodings import register_domain_transcodings
 from domain.campaign import Campaign
 from domain.errors import CampaignNotFound
@@ -52,26 +49,12 @@ def store_env(
     }
 
 
-# Set by a writer that saves one large aggregate in many batches (the processor): each
-# interval snapshot would re-encode the whole aggregate, so it snapshots once at the end.
-_snapshots_deferred: ContextVar[bool] = ContextVar("snapshots_deferred", default=False)
-
-
-@contextmanager
-def deferred_snapshots() -> Iterator[None]:
-    token = _snapshots_deferred.set(True)
-    try:
-        yield
-    finally:
-        _snapshots_deferred.reset(token)
-
-
 class CampaignStore(Application[UUID]):
     """Stores campaigns; snapshots the in-memory aggregate every ``snapshot_every`` events.
 
-    The library's interval snapshotting reloads the aggregate from the database to take
-    each snapshot; the processor saves in batches and already holds the aggregate, so the
-    snapshot is taken from memory instead.
+    The library's interval snapshotting (``snapshotting_intervals``) reloads the aggregate
+    from the database to take each snapshot; a save here already holds the aggregate, so
+    ``save`` takes the snapshot from memory instead.
     """
 
     name = APP_NAME
@@ -95,42 +78,49 @@ class CampaignStore(Application[UUID]):
             raise CampaignNotFound(campaign_id)
         return campaign
 
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        context: CommandContext = NO_CONTEXT,
+        snapshot: bool = True,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """The library's save, with ``context`` stored as every event's metadata.
+
+        ``snapshot=False`` is for a writer that saves one large aggregate in many batches
+        (the processor): each interval snapshot would re-encode the whole aggregate, so it
+        snapshots once at the end (``snapshot_now``). Other keyword arguments reach the
+        recorder's ``insert_events``.
+        """
+        crossing = [c for c in objs if snapshot and isinstance(c, Campaign) and self._crosses(c)]
+        recordings = super().save(*objs, metadata=encoded_metadata(self.mapper, context), **kwargs)
+        for campaign in crossing:
+            snapshot_now(self, campaign)
+        count_appended(r.notification.topic for r in recordings)
+        return recordings
+
+    def _crosses(self, campaign: Campaign) -> bool:
+        """Whether saving the campaign's pending events passes a ``snapshot_every`` mark."""
+        before = campaign.version - len(campaign.pending_events)
+        return campaign.version // self.snapshot_every > before // self.snapshot_every
+
     def save_campaign(
         self,
         *campaigns: Campaign,
-        also_write: Callable[[Cursor[DictRow], Sequence[int]], None] | None = None,
+        context: CommandContext = NO_CONTEXT,
+        also_write: SameTransactionWrite | None = None,
+        snapshot: bool = True,
     ) -> int | None:
         """Save atomically; return the log position of the last event stored (or None).
 
         ``also_write`` runs inside the same transaction, after the events are inserted.
         """
-        token = same_transaction_writes.set(also_write)
-        try:
-            recordings = self.save(*campaigns)
-        finally:
-            same_transaction_writes.reset(token)
+        recordings = self.save(
+            *campaigns, context=context, snapshot=snapshot, also_write=also_write
+        )
         if not recordings:
             return None
         return max(r.notification.id for r in recordings)
-
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        if _snapshots_deferred.get():
-            return
-        assert self.snapshots is not None
-        first_version: dict[UUID, int] = {}
-        for event in processing_event.events:
-            first_version.setdefault(event.originator_id, event.originator_version)
-        for aggregate_id, aggregate in processing_event.aggregates.items():
-            if aggregate_id not in first_version:
-                continue
-            crossed = (aggregate.version // self.snapshot_every) > (
-                (first_version[aggregate_id] - 1) // self.snapshot_every
-            )
-            if crossed:
-                self.snapshots.put([Snapshot.take(aggregate)])
-
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        count_appended(r.notification.topic for r in recordings)
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from application.campaigns import CampaignCommands
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool
+from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from tests.dbserver import server_url, throwaway_database
@@ -60,7 +61,7 @@ def store(db: ConnectionInfo, pool) -> Iterator[CampaignStore]:  # type: ignore[
 
 @pytest.fixture(scope="session")
 def commands(store: CampaignStore, pool) -> CampaignCommands:  # type: ignore[no-untyped-def]
-    return CampaignCommands(store, GroupSegments(pool))
+    return CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool))
 
 
 @pytest.fixture

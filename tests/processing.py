@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from application.campaigns import CampaignCommands
 from application.database import ConnectionInfo
 from application.generators import Generator, OpenAIChatGenerator, TemplateGenerator
-from application.metadata import CommandContext, command_context
+from application.metadata import CommandContext
 from application.processor import GenerationOptions, Partition, Processor
 from application.settings import Settings
 from application.store import CampaignStore
@@ -43,17 +43,15 @@ def create_campaign(
 ) -> UUID:
     define_fields(pool, account_id, ["plan", "region"])
     group = make_group(pool, account_id, members, name="first")
-    with command_context(
-        CommandContext.for_request(user_id="u", account_id=account_id, ip="1.2.3.4")
-    ):
-        return commands.create(
-            account_id=account_id,
-            name="Campaign",
-            customer_group_id=group,
-            segment_variables=["plan", "region"],
-            ai_config=ai_config,
-            campaign_id=campaign_id,
-        ).campaign_id
+    return commands.create(
+        context=CommandContext.for_request(user_id="u", account_id=account_id, ip="1.2.3.4"),
+        account_id=account_id,
+        name="Campaign",
+        customer_group_id=group,
+        segment_variables=["plan", "region"],
+        ai_config=ai_config,
+        campaign_id=campaign_id,
+    ).campaign_id
 
 
 def rerun(
@@ -64,12 +62,12 @@ def rerun(
     members: list[dict[str, object]],
 ) -> int:
     group = make_group(pool, account_id, members, name="next")
-    with command_context(
-        CommandContext.for_request(user_id="u", account_id=account_id, ip="1.2.3.4")
-    ):
-        return commands.initiate_rerun(
-            account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
-        ).run_number
+    return commands.initiate_rerun(
+        context=CommandContext.for_request(user_id="u", account_id=account_id, ip="1.2.3.4"),
+        account_id=account_id,
+        campaign_id=campaign_id,
+        new_customer_group_id=group,
+    ).run_number
 
 
 def generators(server_url: str | None = None, max_attempts: int = 4) -> dict[str, Generator]:

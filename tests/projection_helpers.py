@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from application.campaigns import CampaignCommands
-from application.metadata import CommandContext, command_context
+from application.metadata import CommandContext
 from tests.content_fixtures import define_fields, make_group
 
 TEMPLATE = {"provider": "template", "template": "Hi {{plan}} member in {{region}}!"}
@@ -26,22 +26,21 @@ def create_campaign(
     define_fields(pool, account_id, ["plan", "region"])
     group = make_group(pool, account_id, members, name="first")
     context = CommandContext.for_request(user_id="u-1", account_id=account_id, ip="10.1.2.3")
-    with command_context(context):
-        started = commands.create(
-            account_id=account_id,
-            name=name,
-            customer_group_id=group,
-            segment_variables=["plan", "region"],
-            ai_config=TEMPLATE,
-        )
+    started = commands.create(
+        context=context,
+        account_id=account_id,
+        name=name,
+        customer_group_id=group,
+        segment_variables=["plan", "region"],
+        ai_config=TEMPLATE,
+    )
     return started.campaign_id
 
 
 def rerun(commands: CampaignCommands, pool, account_id: UUID, campaign_id: UUID, members) -> int:  # type: ignore[no-untyped-def]
     group = make_group(pool, account_id, members, name="second")
     context = CommandContext.for_request(user_id="u-2", account_id=account_id, ip="10.9.9.9")
-    with command_context(context):
-        result = commands.initiate_rerun(
-            account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
-        )
+    result = commands.initiate_rerun(
+        context=context, account_id=account_id, campaign_id=campaign_id, new_customer_group_id=group
+    )
     return result.position

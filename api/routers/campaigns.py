@@ -45,7 +45,8 @@ def create(
     started = command(
         container,
         principal,
-        lambda: container.commands.create(
+        lambda context: container.commands.create(
+            context=context,
             account_id=principal.account_id,
             name=payload.name,
             customer_group_id=payload.customer_group_id,

@@ -50,7 +50,8 @@ def review(
     result = command(
         container,
         principal,
-        lambda: container.commands.review(
+        lambda context: container.commands.review(
+            context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             message_ids=None if payload.all else payload.message_ids,
@@ -75,7 +76,8 @@ def edit(
     command(
         container,
         principal,
-        lambda: container.commands.edit(
+        lambda context: container.commands.edit(
+            context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             message_id=payload.message_id,
@@ -94,7 +96,8 @@ def regenerate(
     result = command(
         container,
         principal,
-        lambda: container.commands.regenerate(
+        lambda context: container.commands.regenerate(
+            context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             message_id=payload.message_id,
@@ -112,8 +115,8 @@ def publish(
     result = command(
         container,
         principal,
-        lambda: container.commands.publish(
-            account_id=principal.account_id, campaign_id=payload.campaign_id
+        lambda context: container.commands.publish(
+            context=context, account_id=principal.account_id, campaign_id=payload.campaign_id
         ),
     )
     return data(

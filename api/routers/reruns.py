@@ -69,7 +69,8 @@ def initiate(
     started = command(
         container,
         principal,
-        lambda: container.commands.initiate_rerun(
+        lambda context: container.commands.initiate_rerun(
+            context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             new_customer_group_id=payload.new_customer_group_id,
@@ -88,8 +89,8 @@ def retry(
     result = command(
         container,
         principal,
-        lambda: container.commands.retry(
-            account_id=principal.account_id, campaign_id=payload.campaign_id
+        lambda context: container.commands.retry(
+            context=context, account_id=principal.account_id, campaign_id=payload.campaign_id
         ),
     )
     return data(

@@ -16,15 +16,16 @@ from typing import TypeVar
 
 from application.actors import PROCESSOR
 from application.generators import Generated, Generator
-from application.metadata import CommandContext, command_context
+from application.metadata import CommandContext
 from application.processor.generation import GenerationOptions, generate_pending
-from application.store import CampaignStore, IntegrityError, deferred_snapshots, snapshot_now
+from application.store import CampaignStore, IntegrityError, snapshot_now
 from domain.campaign import Campaign
 from domain.errors import RuleViolation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONFLICT_RETRIES = 20
+Save = Callable[[Campaign], object]
 
 
 class JobInterrupted(Exception):
@@ -71,19 +72,24 @@ class CampaignJob:
             correlation_id=str(run.job_uid),
         )
         loaded_version = campaign.version
-        with command_context(context), deferred_snapshots():
-            try:
-                campaign, error = self._phases(campaign, run.number)
-            finally:
-                # One snapshot per job, not one per ``snapshot_every`` events: each would
-                # encode the whole aggregate (tens of thousands of messages) again.
-                if campaign.version - loaded_version >= self.store.snapshot_every:
-                    snapshot_now(self.store, campaign)
+
+        # One snapshot per job, not one per ``snapshot_every`` events: each would encode
+        # the whole aggregate (tens of thousands of messages) again.
+        def save(c: Campaign) -> object:
+            return self.store.save_campaign(c, context=context, snapshot=False)
+
+        try:
+            campaign, error = self._phases(save, campaign, run.number)
+        finally:
+            if campaign.version - loaded_version >= self.store.snapshot_every:
+                snapshot_now(self.store, campaign)
         return error
 
-    def _phases(self, campaign: Campaign, run_number: int) -> tuple[Campaign, str | None]:
-        campaign = self._until_saved(campaign, self._copy)
-        campaign, error = self._generate(campaign)
+    def _phases(
+        self, save: Save, campaign: Campaign, run_number: int
+    ) -> tuple[Campaign, str | None]:
+        campaign = self._until_saved(save, campaign, self._copy)
+        campaign, error = self._generate(save, campaign)
         if self.stopping.is_set():
             raise JobInterrupted
         if error is not None:
@@ -91,16 +97,17 @@ class CampaignJob:
                 # A regeneration: no run to fail. The messages keep their content and
                 # leave the queue (MessageRegenerationFailed), visible to the reviewer.
                 log.warning("regeneration for campaign %s failed: %s", campaign.id, error)
-                failed = self._until_saved(campaign, lambda c: [c.fail_regenerations(error)])
+                failed = self._until_saved(save, campaign, lambda c: [c.fail_regenerations(error)])
                 return failed, None
             log.warning("run %s of campaign %s failed: %s", run_number, campaign.id, error)
-            return self._until_saved(campaign, lambda c: [c.fail_run(run_number, error)]), None
-        campaign = self._until_saved(campaign, self._archive)
+            failed = self._until_saved(save, campaign, lambda c: [c.fail_run(run_number, error)])
+            return failed, None
+        campaign = self._until_saved(save, campaign, self._archive)
         try:
-            campaign = self._until_saved(campaign, lambda c: [c.finalise_run(run_number)])
+            campaign = self._until_saved(save, campaign, lambda c: [c.finalise_run(run_number)])
         except RuleViolation as violation:
             reason = str(violation)
-            campaign = self._until_saved(campaign, lambda c: [c.fail_run(run_number, reason)])
+            campaign = self._until_saved(save, campaign, lambda c: [c.fail_run(run_number, reason)])
         return campaign, None
 
     # ---------------------------------------------------------------- phases
@@ -116,7 +123,7 @@ class CampaignJob:
         while archived := campaign.archive_orphans(run.number, limit=self.archive_batch):
             yield archived
 
-    def _generate(self, campaign: Campaign) -> tuple[Campaign, str | None]:
+    def _generate(self, save: Save, campaign: Campaign) -> tuple[Campaign, str | None]:
         if not campaign.pending_generations():
             return campaign, None
         provider = str(campaign.ai_config.get("provider", "template"))
@@ -125,11 +132,17 @@ class CampaignJob:
             return campaign, f"generator {provider!r} is not configured on this server"
         return asyncio.run(
             generate_pending(
-                campaign, generator, self._record, self.generation, self.stopping.is_set
+                campaign,
+                generator,
+                lambda c, batch: self._record(save, c, batch),
+                self.generation,
+                self.stopping.is_set,
             )
         )
 
-    def _record(self, campaign: Campaign, batch: list[tuple[str, Generated]]) -> Campaign:
+    def _record(
+        self, save: Save, campaign: Campaign, batch: list[tuple[str, Generated]]
+    ) -> Campaign:
         run = campaign.current_run
         assert run is not None
 
@@ -148,11 +161,11 @@ class CampaignJob:
                 ]
             )
 
-        return self._until_saved(campaign, apply)
+        return self._until_saved(save, campaign, apply)
 
     # ---------------------------------------------------------------- saving
     def _until_saved(
-        self, campaign: Campaign, step: Callable[[Campaign], Iterable[object]]
+        self, save: Save, campaign: Campaign, step: Callable[[Campaign], Iterable[object]]
     ) -> Campaign:
         """Run ``step``, which yields once per batch (truthy: something was recorded), saving
         after each batch; on a version conflict reload and run the step again."""
@@ -160,7 +173,7 @@ class CampaignJob:
             try:
                 for recorded in step(campaign):
                     if recorded:
-                        self.store.save_campaign(campaign)
+                        save(campaign)
                 return campaign
             except IntegrityError:
                 log.info("campaign %s changed under the processor; reloading", campaign.id)

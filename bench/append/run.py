@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 if __package__ in (None, ""):  # run as a script: make the project importable
@@ -38,6 +39,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 
 from application.database import ConnectionInfo
+from application.metadata import NO_CONTEXT, encoded_metadata, with_metadata
 from application.store import CampaignStore, store_env
 from domain.campaign import Campaign
 from domain.segments import Segment
@@ -114,12 +116,19 @@ def time_pair(
         store_elapsed += time.perf_counter() - began
 
         generate(twin, keys[start : start + batch])
-        rows = [_row(store.mapper.to_stored_event(e)) for e in twin.collect_events()]
+        rows = [_row(as_stored(store, e)) for e in twin.collect_events()]
         began = time.perf_counter()
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(RAW_INSERT, rows)
         raw_elapsed += time.perf_counter() - began
     return events / store_elapsed, events / raw_elapsed
+
+
+def as_stored(store: CampaignStore, event: Any) -> StoredEvent:
+    """The event as the store writes it, metadata included."""
+    metadata = encoded_metadata(store.mapper, NO_CONTEXT)
+    assert metadata is not None
+    return with_metadata(store.mapper.to_stored_event(event), metadata)
 
 
 def _row(stored: StoredEvent) -> tuple[UUID, int, str, bytes]:
@@ -133,7 +142,7 @@ def measure(db: ConnectionInfo, batches: list[int], events: list[int], runs: int
         with psycopg.connect(db.conninfo()) as conn:
             conn.execute(RAW_TABLE_DDL)
             conn.commit()
-            sample = store.mapper.to_stored_event(_one_event())
+            sample = as_stored(store, _one_event())
             print(f"payload: {len(sample.state)} bytes of JSON per event (with metadata)")
             for batch, total in zip(batches, events, strict=True):
                 stores, raws = [], []

@@ -29,6 +29,7 @@ from application.campaigns import CampaignCommands
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool
 from application.generators import OpenAIChatGenerator, TemplateGenerator
+from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
 from application.processor import Processor
 from application.settings import Settings
@@ -173,7 +174,7 @@ def main() -> None:
         pool = open_pool(db, max_size=8, name="bench")
         migrate(db, pool)
         store = CampaignStore(store_env(db, pool_size=4), snapshot_every=settings.snapshot_every)
-        commands = CampaignCommands(store, GroupSegments(pool))
+        commands = CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool))
         try:
             where = "DATABASE_URL" if settings.database_url else "embedded server"
             print(f"database: {where} ({ConnectionInfo.__name__} {db.host}:{db.port})")

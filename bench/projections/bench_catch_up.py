@@ -32,6 +32,7 @@ from psycopg.types.string import TextLoader
 from application.campaigns import CampaignCommands
 from application.content.groups import GroupSegments
 from application.database import open_pool
+from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from bench.projections.library_runner import events_per_second as library_events_per_second
@@ -198,7 +199,7 @@ def main() -> None:
         pool = open_pool(db, max_size=4)
         migrate(db, pool, extra_ddl=READ_MODEL_DDL)
         store = CampaignStore(store_env(db, pool_size=2), snapshot_every=500)
-        commands = CampaignCommands(store, GroupSegments(pool))
+        commands = CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool))
         events = build_log(pool, store, commands, args.campaigns, args.segments)
         print(f"log: {events} events ({args.campaigns} campaigns x {args.segments} segments)")
         settle(db.conninfo())

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.container import Container, build_container
 from application.database import ConnectionInfo
-from application.metadata import CommandContext, command_context
+from application.metadata import CommandContext
 from application.migrate import migrate
 from application.settings import Settings
 from projections.schema import READ_MODEL_DDL
@@ -55,14 +55,14 @@ def start_campaign(container: Container) -> Any:
     define_fields(container.pool, account_id, ["plan"])
     group = make_group(container.pool, account_id, [{"plan": "gold"}])
     context = CommandContext.for_request(user_id="u", account_id=account_id, ip="10.0.0.1")
-    with command_context(context):
-        return container.commands.create(
-            account_id=account_id,
-            name="ready",
-            customer_group_id=group,
-            segment_variables=["plan"],
-            ai_config={"provider": "template", "template": "Hi {{plan}}"},
-        )
+    return container.commands.create(
+        context=context,
+        account_id=account_id,
+        name="ready",
+        customer_group_id=group,
+        segment_variables=["plan"],
+        ai_config={"provider": "template", "template": "Hi {{plan}}"},
+    )
 
 
 def test_ready_while_read_models_are_caught_up(app_over) -> None:  # type: ignore[no-untyped-def]

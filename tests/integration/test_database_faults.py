@@ -34,7 +34,8 @@ from application.content.accounts import Accounts
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool
 from application.errors import DatabaseUnavailable
-from application.metadata import CommandContext, command_context
+from application.idempotency_records import IdempotencyRecords
+from application.metadata import CommandContext
 from application.migrate import migrate
 from application.settings import Settings
 from application.store import CampaignStore, store_env
@@ -260,7 +261,7 @@ def cut_commands(private: PrivateServer) -> Iterator[tuple[CampaignCommands, Any
         store = CampaignStore(store_env(proxied, pool_size=2))
         pool = open_pool(private.admin, max_size=2)
         try:
-            yield CampaignCommands(store, GroupSegments(pool)), cutter
+            yield CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool)), cutter
         finally:
             store.close()
             pool.close()
@@ -294,20 +295,21 @@ def test_connection_lost_at_commit_is_decided_by_rereading_the_stream(
     context = CommandContext.for_request(user_id="u", account_id=api.account_id, ip="10.0.0.9")
 
     cutter.arm(cut)
-    with command_context(context):
-        if cut == "after":
-            started = commands.initiate_rerun(
+    if cut == "after":
+        started = commands.initiate_rerun(
+            context=context,
+            account_id=api.account_id,
+            campaign_id=UUID(campaign_id),
+            new_customer_group_id=UUID(group_id),
+        )
+    else:
+        with pytest.raises(DatabaseUnavailable):
+            commands.initiate_rerun(
+                context=context,
                 account_id=api.account_id,
                 campaign_id=UUID(campaign_id),
                 new_customer_group_id=UUID(group_id),
             )
-        else:
-            with pytest.raises(DatabaseUnavailable):
-                commands.initiate_rerun(
-                    account_id=api.account_id,
-                    campaign_id=UUID(campaign_id),
-                    new_customer_group_id=UUID(group_id),
-                )
 
     assert cutter.cuts == 1
     if cut == "after":  # committed: reported once, never sent again
@@ -315,12 +317,12 @@ def test_connection_lost_at_commit_is_decided_by_rereading_the_stream(
         assert run_numbers(commands, campaign_id) == [1, 2]
     else:  # rolled back: nothing stored, and the next attempt starts exactly one run
         assert run_numbers(commands, campaign_id) == [1]
-        with command_context(context):
-            commands.initiate_rerun(
-                account_id=api.account_id,
-                campaign_id=UUID(campaign_id),
-                new_customer_group_id=UUID(group_id),
-            )
+        commands.initiate_rerun(
+            context=context,
+            account_id=api.account_id,
+            campaign_id=UUID(campaign_id),
+            new_customer_group_id=UUID(group_id),
+        )
         assert run_numbers(commands, campaign_id) == [1, 2]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from application.campaigns import CampaignCommands
 from application.errors import ConcurrentModification, CustomerGroupNotFound
-from application.metadata import CommandContext, command_context
+from application.metadata import CommandContext
 from application.store import CampaignStore, IntegrityError
 from domain.errors import CampaignNotFound, CampaignNotPublished, UnpublishedMessagesExist
 from domain.statuses import ArchiveReason, CampaignStatus, MessageStatus, RunStatus
@@ -26,14 +26,14 @@ def new_campaign(commands: CampaignCommands, pool, account_id: UUID, customers) 
     define_fields(pool, account_id, ["plan", "region"])
     group = make_group(pool, account_id, customers, name="first")
     context = CommandContext.for_request(user_id="u-1", account_id=account_id, ip="10.1.2.3")
-    with command_context(context):
-        started = commands.create(
-            account_id=account_id,
-            name="Spring",
-            customer_group_id=group,
-            segment_variables=["plan", "region"],
-            ai_config=TEMPLATE,
-        )
+    started = commands.create(
+        context=context,
+        account_id=account_id,
+        name="Spring",
+        customer_group_id=group,
+        segment_variables=["plan", "region"],
+        ai_config=TEMPLATE,
+    )
     return started.campaign_id
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from application.audit import export_events
 from application.export import export_lines
-from application.metadata import META_KEY, CommandContext, command_context
+from application.metadata import META_KEY, CommandContext, encoded_metadata, with_metadata
 from application.store import CampaignStore
 from domain.campaign import Campaign
 from domain.segments import Segment
@@ -158,8 +158,9 @@ def store_events(
             timestamp=datetime.now(UTC),
             **state,
         )
-        with command_context(context):
-            stored = store.mapper.to_stored_event(event)  # type: ignore[arg-type]
+        metadata = encoded_metadata(store.mapper, context)
+        assert metadata is not None
+        stored = with_metadata(store.mapper.to_stored_event(event), metadata)  # type: ignore[arg-type]
         conn.execute(INSERT, (stream, version, stored.topic, stored.state))
     return stream
 
@@ -269,16 +270,16 @@ def test_a_10000_segment_run_exports_as_before_and_filters_by_position(conn, sto
         Segment.of({"plan": f"p{i}", "region": ["EU", "é/ü", 1.5, None, 10**12][i % 5]}, i + 1)
         for i in range(10_000)
     ]
-    with command_context(CommandContext.for_request(user_id="u", account_id=uuid4(), ip="::1")):
-        campaign.start_first_run(
-            customer_group_id=uuid4(),
-            customer_group_name="group",
-            segments=segments,
-            job_uid=uuid4(),
-            initiated_by="u",
-            ip="::1",
-        )
-        store.save_campaign(campaign)
+    campaign.start_first_run(
+        customer_group_id=uuid4(),
+        customer_group_name="group",
+        segments=segments,
+        job_uid=uuid4(),
+        initiated_by="u",
+        ip="::1",
+    )
+    context = CommandContext.for_request(user_id="u", account_id=uuid4(), ip="::1")
+    store.save_campaign(campaign, context=context)
 
     spliced = spliced_export(conn, campaign_id=campaign.id)
     assert spliced == decoded_export(conn, campaign_id=campaign.id)

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from api.observability import JsonFormatter, logging_config, request_scope
+from api.observability import JsonFormatter, correlation_scope, logging_config, request_scope
 from application.generators import Generated, GenerationFailed, InstrumentedGenerator
-from application.metadata import CommandContext, command_context
 from application.metrics import REGISTRY, count_appended
 
 pytestmark = pytest.mark.unit
@@ -36,8 +35,7 @@ def log_line(logger: logging.Logger, message: str, *args: object, **extra: Any) 
 
 
 def test_a_log_line_is_one_json_object_with_request_and_correlation_ids() -> None:
-    context = CommandContext(user_id="u", account_id="a", ip="1.2.3.4", correlation_id="corr-1")
-    with request_scope("req-1"), command_context(context):
+    with request_scope("req-1"), correlation_scope("corr-1"):
         entry = log_line(logging.getLogger("test.json"), "hello %s", "there", route="/x")
 
     assert entry["message"] == "hello there"

@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from application.campaigns import CampaignCommands
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool
+from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from tests.dbserver import throwaway_database
@@ -43,4 +44,4 @@ def store(db: ConnectionInfo, pool: ConnectionPool) -> Iterator[CampaignStore]:
 
 @pytest.fixture(scope="module")
 def commands(store: CampaignStore, pool: ConnectionPool) -> CampaignCommands:
-    return CampaignCommands(store, GroupSegments(pool))
+    return CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool))

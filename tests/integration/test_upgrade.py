@@ -27,7 +27,8 @@ from application.audit import verify_chains
 from application.campaigns import CampaignCommands
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool
-from application.metadata import CommandContext, command_context
+from application.idempotency_records import IdempotencyRecords
+from application.metadata import CommandContext
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from projections.queries import ReadModels
@@ -209,23 +210,21 @@ def test_new_commands_continue_old_campaigns(upgraded: Upgraded) -> None:
     runner = ProjectionRunner(upgraded.pool, upgraded.info.conninfo())
     runner.catch_up()
     store, pool, account_id = upgraded.store, upgraded.pool, upgraded.account_id
-    commands = CampaignCommands(store, GroupSegments(pool))
+    commands = CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool))
     processor = make_processor(store, pool, upgraded.info, generators())
     context = CommandContext.for_request(user_id="u-new", account_id=account_id, ip="10.3.3.3")
 
     # Autumn's queued job, left by the old processor's queue, is finished by the new one.
     processor.run_until_idle()
-    with command_context(context):
-        commands.review(account_id=account_id, campaign_id=AUTUMN, message_ids=None,
-                        decision="approve")  # fmt: skip
-        commands.publish(account_id=account_id, campaign_id=AUTUMN)
+    commands.review(account_id=account_id, campaign_id=AUTUMN, message_ids=None,
+                    decision="approve", context=context)  # fmt: skip
+    commands.publish(account_id=account_id, campaign_id=AUTUMN, context=context)
     # Spring, published by the old code, reruns on a changed group.
     rerun(commands, pool, account_id, SPRING, RUN_3)
     processor.run_until_idle()
-    with command_context(context):
-        commands.review(account_id=account_id, campaign_id=SPRING, message_ids=None,
-                        decision="approve")  # fmt: skip
-        commands.publish(account_id=account_id, campaign_id=SPRING)
+    commands.review(account_id=account_id, campaign_id=SPRING, message_ids=None,
+                    decision="approve", context=context)  # fmt: skip
+    commands.publish(account_id=account_id, campaign_id=SPRING, context=context)
 
     runner.catch_up()
     assert runner.position() == event_rows(upgraded.info)[-1][0]

@@ -1,8 +1,7 @@
 """Response models: what /openapi.json promises each endpoint answers.
 
-The handlers build their JSON with api.models.presenters and return it directly, so these
-models document (and the schemathesis test checks) the answers without re-serialising
-them. Keep them in step with the presenters and projections.rows.
+Each route returns its envelope as data; FastAPI validates it against the route's
+``response_model`` and renders it, so the document and the answers cannot drift apart.
 """
 
 from __future__ import annotations

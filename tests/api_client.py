@@ -1,4 +1,5 @@
-"""An authenticated HTTP client of one account, and the helpers the e2e tests share."""
+"""An authenticated HTTP client of one account, and the helpers the HTTP tests share (over
+the in-process TestClient or a real server alike)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def auth_context(api_code: str, api_access: bool = True) -> str:
 
 @dataclass
 class Api:
-    """Requests as one user of one account: every header CONTRACT requires."""
+    """Requests as one user of one account, with every header the API requires."""
 
     http: httpx.Client
     api_code: str

@@ -1,4 +1,4 @@
-"""Every authentication failure, in CONTRACT's order, and the token endpoints."""
+"""Every authentication failure, in the order they are checked, and the token endpoints."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every row of CONTRACT's error table, with its exact status, message and body shape."""
+"""Every error the API answers, with its exact status, message and body shape."""
 
 from __future__ import annotations
 

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.integration
 
 MAX_EXAMPLES = 20
 
-# A schema-valid body can still break a rule of the campaign, which the reference page
-# answers with 400 ("Only Published campaigns can be rerun", a field name already taken);
+# A schema-valid body can still break a rule of the campaign, which the API answers
+# with 400 ("Only Published campaigns can be rerun", a field name already taken);
 # every other default check keeps its defaults.
 CONFIG = SchemathesisConfig.from_dict(
     {

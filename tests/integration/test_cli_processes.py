@@ -19,7 +19,7 @@ from tests.dbserver import throwaway_database
 from tests.e2e.test_server import free_port
 from tests.fakes.processes import ROOT, database_url, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 LOG_KEYS = {"time", "level", "logger", "message", "request_id", "correlation_id"}
 

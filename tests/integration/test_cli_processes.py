@@ -1,35 +1,19 @@
-"""The operator commands as real processes: on the embedded database of a fresh data dir,
-and the processor's JSON logs and metrics endpoint."""
+"""The operator commands as real processes, on the embedded database of a fresh data dir."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.dbserver import throwaway_database
-from tests.e2e.test_server import free_port
-from tests.fakes.processes import ROOT, database_url, wait_until
+from tests.fakes.processes import ROOT, clean_env
 
 pytestmark = pytest.mark.integration
-
-LOG_KEYS = {"time", "level", "logger", "message", "request_id", "correlation_id"}
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NUDGESCRIBE_", "DATABASE_URL"))
-    }
-    env.update(PYTHONPATH=str(ROOT), **extra)
-    return env
 
 
 def nudgescribe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +30,8 @@ def nudgescribe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
 
 @pytest.fixture(scope="module")
 def embedded_data_dir() -> Iterator[Path]:
-    # Not pytest's tmp_path: the embedded server may run as another user (see test_server).
+    # Not pytest's tmp_path: the embedded server may run as another user (see
+    # tests/e2e/test_server.py).
     with tempfile.TemporaryDirectory(prefix="nudgescribe-cli-embedded-") as tmp:
         yield Path(tmp) / "data"
 
@@ -78,40 +63,3 @@ def test_operator_commands_on_the_embedded_database(embedded_data_dir: Path) -> 
     verify = nudgescribe(env, "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "intact" in verify.stdout
-
-
-def test_processor_logs_json_lines_and_serves_its_metrics(pg_server_url: str) -> None:
-    port = free_port()
-    with (
-        throwaway_database(pg_server_url, prefix="nudgescribe_proclog") as db,
-        tempfile.TemporaryDirectory(prefix="nudgescribe-proclog-") as tmp,
-    ):
-        log_path = Path(tmp) / "processor.log"
-        env = clean_env(DATABASE_URL=database_url(db), NUDGESCRIBE_DATA_DIR=tmp)
-        with open(log_path, "wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "processor", "--metrics-port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-
-            def serving() -> bool:
-                return "serving" in log_path.read_text() or process.poll() is not None
-
-            assert wait_until(serving, 120)
-            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(60)
-
-        assert process.returncode == 0
-        assert metrics.status_code == 200
-        assert "# TYPE nudgescribe_events_appended_total counter" in metrics.text
-        assert "# TYPE nudgescribe_generator_duration_seconds histogram" in metrics.text
-        lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-        assert lines
-        assert all(set(entry) >= LOG_KEYS for entry in lines)
-        assert any("serving" in entry["message"] for entry in lines)

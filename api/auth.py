@@ -1,4 +1,5 @@
-"""Authentication, in CONTRACT's order: api code, JWT, api_access, x-ip, the account."""
+"""Authentication, in a fixed order (the first failure answers): api code, JWT, api_access,
+x-ip, the account."""
 
 from __future__ import annotations
 

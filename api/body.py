@@ -1,8 +1,8 @@
 """Request bodies: Content-Type, size limit, strict JSON parsing, and the error rules.
 
-A required field that is absent or null answers 401 "Missing required fields" (the
-published page's quirk); a malformed id of a campaign, group, message or job answers the
-404 of a missing one; any other bad value answers 400 naming the field.
+A required field that is absent or null answers 401 "Missing required fields" (401, not
+400: the API's documented answer for it); a malformed id of a campaign, group, message or
+job answers the 404 of a missing one; any other bad value answers 400 naming the field.
 
 Before the model sees it, the whole body is read by orjson, which refuses what is not
 strict JSON (NaN, Infinity, numbers beyond a double, lone surrogates: PostgreSQL could

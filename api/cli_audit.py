@@ -66,7 +66,7 @@ def events_export(
     ] = None,
     output: Output = None,
 ) -> None:
-    """The event log as JSON lines, in log order (CONTRACT's export format)."""
+    """The event log as JSON lines, in log order (the export format auditors rely on)."""
     from application.export import write_lines
 
     settings, _ = load_settings()

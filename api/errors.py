@@ -1,4 +1,5 @@
-"""The one place that turns errors into status codes and CONTRACT's exact messages."""
+"""The one place that turns errors into status codes and the API's exact messages (clients
+match on them, so each is spelled once, here)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def _dashed(hex_: str) -> str:
-    """str(UUID(hex_)) for the transcoder's 32 lower-case hex digits, 3x faster."""
+    """str(UUID(hex_)), by slicing when the transcoder wrote its 32 lower-case hex digits (the
+    export dashes every id of every event, so it skips building a UUID each time)."""
     if len(hex_) == 32 and set(hex_) <= _HEX_DIGITS:
         return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
     return str(UUID(hex_))

@@ -1,8 +1,8 @@
 """``events export`` as bytes: JSON lines spliced from the stored JSON text, not re-encoded.
 
 ``audit.export_events`` parses each event's JSON, unwraps the transcoded values, and the
-CLI re-encodes the result: ≈ 15 µs an event. The stored JSON already holds nearly every
-byte of the exported line, so ``export_lines`` splices it instead:
+CLI re-encodes the result, all in Python for every event. The stored JSON already holds
+nearly every byte of the exported line, so ``export_lines`` splices it instead:
 
 * the server cuts each stored state ``{"timestamp":<wrapper>,<members>,"_meta":{...}}``
   into the line's tail, ``<timestamp text>","data":{<members>},"metadata":{...}}``,
@@ -36,10 +36,10 @@ one event at a time:
 A false alarm (``0.0000`` in a message) only costs the slower way for that event.
 
 Why not SQL all the way: jsonb reorders keys, rewrites numbers (``1e2`` is ``100``) and
-refuses ``\\u0000``; PostgreSQL's regexp_replace took 70 µs an event here, to_json(text)
-or translate() per row cost more than formatting the head in Python, and each extra
-position() over the state (dashing the first UUID on the server, flagging exponents
-there) made the server's part slower than what it saved Python.
+refuses ``\\u0000``; and the server's part is what the export waits for, so each step
+moved there (unwrapping with regexp_replace, the head with to_json(text) or translate(),
+more position() searches to dash the first UUID or flag exponents) costs the server more
+than it saves Python.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
 
 
 class OrjsonTranscoder(JSONTranscoder):
-    """The library's JSON documents, encoded and decoded with orjson (3-5x faster).
+    """The library's JSON documents, encoded and decoded with orjson (every save and every
+    load goes through it, and orjson does the work in C).
 
     Same shape as ``JSONTranscoder``: a registered type becomes
     ``{"_type_": name, "_data_": ...}``. orjson writes UUIDs and datetimes natively, so

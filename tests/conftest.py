@@ -16,6 +16,7 @@ from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from tests.dbserver import server_url, throwaway_database
+from tests.markers import MISMARKED, kinds, mismarked
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -69,18 +70,23 @@ def account_id() -> UUID:
     return uuid4()
 
 
-_MARKER_ORDER = {"unit": 0, "integration": 1, "e2e": 2}
+_RUN_ORDER = {"unit": 0, "integration": 1, "e2e": 2}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run unit tests first and e2e tests last (a stable sort: file order is kept within
-    each group). The e2e app runs its processor on the session database until the session
-    ends; run earlier, it would process the campaigns integration tests drive by hand."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check every test's kind, then run the kinds cheapest first.
+
+    Runs before ``-m`` deselects anything, so the unit test that asserts no test is
+    mismarked (tests/unit/test_markers.py) sees every collected test, whatever the run
+    selects. The order (a stable sort: file order is kept within each kind) gives the
+    seconds-long unit tests' answer first and starts real server processes last; no test
+    depends on it, since every app that runs a processor or projector in the test process
+    does so on a database of its own.
+    """
+    config.stash[MISMARKED] = mismarked(items)
 
     def rank(item: pytest.Item) -> int:
-        for marker, order in _MARKER_ORDER.items():
-            if item.get_closest_marker(marker) is not None:
-                return order
-        return 1
+        return min((_RUN_ORDER[kind] for kind in kinds(item)), default=1)
 
     items.sort(key=rank)

@@ -1,8 +1,8 @@
-"""Response objects of CONTRACT.md built from application results and read-model rows.
+"""The API's response objects, built from application results and read-model rows.
 
-History and message rows already have exactly CONTRACT's fields and are serialised as
-they are; the objects below are reshaped (the campaign row carries account_id, a job row
-nests its progress, a run start carries whole segment maps).
+History and message rows already have exactly the response objects' fields and are
+serialised as they are; the objects below are reshaped (the campaign row carries
+account_id, a job row nests its progress, a run start carries whole segment maps).
 """
 
 from __future__ import annotations

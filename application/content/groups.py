@@ -60,8 +60,8 @@ class GroupSegments:
         One scan of the group's members (they carry their customer's fields, see
         content/schema.py) into an in-memory hash aggregate: enough work_mem that a
         million members never sort on disk, and no JIT (its compile time outweighs its
-        gain here). Values are grouped as text (``->>``, about twice as fast as jsonb),
-        which is exact because every value of a field has the field's declared type or
+        gain here). Values are grouped as text (``->>``, cheaper to hash and compare than
+        jsonb), which is exact because every value of a field has the field's declared type or
         is null (uploads and retyping enforce it); a variable that is not a declared
         field is grouped as jsonb.
         """

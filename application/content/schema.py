@@ -3,10 +3,10 @@
 from psycopg import sql
 
 # Each member row carries a copy of its customer's fields, so a group's segments are one
-# scan of its members (a GROUP BY over a million members without joining customers: 2x
-# faster). The database keeps the copy exact: every UPDATE of customers (uploads, field
-# renames and deletions) is copied to the members by one set-based statement trigger,
-# and a member inserted without fields gets them from its customer.
+# scan of its members (a GROUP BY over a million members need not join customers). The
+# database keeps the copy exact: every UPDATE of customers (uploads, field renames and
+# deletions) is copied to the members by one set-based statement trigger, and a member
+# inserted without fields gets them from its customer.
 MEMBER_FIELDS_DDL = [
     sql.SQL("ALTER TABLE customer_group_members ADD COLUMN IF NOT EXISTS fields jsonb"),
     sql.SQL(

@@ -37,8 +37,8 @@ if str(ROOT) not in sys.path:
 
 from application.content.accounts import Accounts  # noqa: E402
 from application.database import ConnectionInfo, open_pool  # noqa: E402
+from tests.api_client import Api, customers  # noqa: E402
 from tests.dbserver import server_url, throwaway_database  # noqa: E402
-from tests.e2e.client import Api, customers  # noqa: E402
 from tests.fakes.processes import database_url  # noqa: E402
 
 ROUTES = {

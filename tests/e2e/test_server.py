@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.client import Api, auth_context, customers
+from tests.api_client import Api, auth_context, customers
 from tests.fakes.processes import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e

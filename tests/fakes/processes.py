@@ -15,6 +15,16 @@ from application.database import ConnectionInfo
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any setting of ours, plus ``extra``: a child process
+    configured by its test alone."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NUDGESCRIBE_", "DATABASE_URL"))
+    }
+    env.update(PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
 def database_url(db: ConnectionInfo) -> str:
     user = quote(db.user, safe="")
     password = quote(db.password, safe="")

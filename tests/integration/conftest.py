@@ -18,8 +18,8 @@ from application.database import open_pool
 from application.migrate import migrate
 from application.settings import Settings
 from projections.schema import READ_MODEL_DDL
+from tests.api_client import Api
 from tests.dbserver import throwaway_database
-from tests.e2e.client import Api
 from tests.fakes.processes import database_url
 
 ACCOUNT_CACHE_SECONDS = 0.5

@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from application.audit import export_events
-from tests.e2e.client import TEMPLATE, Api, auth_context, customers
+from tests.api_client import TEMPLATE, Api, auth_context, customers
 from tests.integration.conftest import Served
 
 pytestmark = pytest.mark.integration

@@ -40,7 +40,7 @@ from application.migrate import migrate
 from application.settings import Settings
 from application.store import CampaignStore, store_env
 from projections.schema import READ_MODEL_DDL
-from tests.e2e.client import Api, customers, wait_until
+from tests.api_client import Api, customers, wait_until
 from tests.fakes.chat_server import chat_server
 from tests.fakes.commit_cutter import commit_cutter
 from tests.fakes.processes import database_url

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.e2e.client import TEMPLATE, Api, customers
+from tests.api_client import TEMPLATE, Api, customers
 from tests.integration.conftest import ACCOUNT_CACHE_SECONDS, Served
 
 pytestmark = pytest.mark.integration

@@ -1,8 +1,9 @@
 """Processor tests get a database of their own (per module).
 
-A processor running elsewhere in the session (the e2e app runs one in-process) would
-otherwise take these tests' jobs and hold the slot's lock. These fixtures shadow the
-session-wide ``db``, ``pool``, ``store`` and ``commands`` of tests/conftest.py.
+A processor these tests start takes every due job of its database and holds its slot's
+lock: on the session database it would take the jobs of campaigns other tests drive by
+hand, and they its. These fixtures shadow the session-wide ``db``, ``pool``, ``store`` and
+``commands`` of tests/conftest.py.
 """
 
 from __future__ import annotations

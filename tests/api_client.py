@@ -1,4 +1,5 @@
-"""An authenticated HTTP client of one account, and the helpers the e2e tests share."""
+"""An authenticated HTTP client of one account, and the helpers the HTTP tests share (over
+the in-process TestClient or a real server alike)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def auth_context(api_code: str, api_access: bool = True) -> str:
 
 @dataclass
 class Api:
-    """Requests as one user of one account: every header CONTRACT requires."""
+    """Requests as one user of one account, with every header the API requires."""
 
     http: httpx.Client
     api_code: str

@@ -1,4 +1,4 @@
-"""Every row of CONTRACT's error table, with its exact status, message and body shape."""
+"""Every error the API answers, with its exact status, message and body shape."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from api.container import Container
 from application.content.accounts import Accounts
 from application.settings import Settings
 from application.store import IntegrityError
+from tests.api_client import Api
 from tests.dbserver import throwaway_database
-from tests.e2e.client import Api
 from tests.fakes.processes import database_url
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 INITIATE = "/v1/campaign/rerun/initiate"
 

@@ -15,9 +15,9 @@ from api.auth import AccountNotCached
 from api.container import Container
 from api.responses import OPTIONS
 from projections.queries import ReadModels
-from tests.e2e.client import Api, wait_until
+from tests.api_client import Api, wait_until
 
-pytestmark = pytest.mark.integration  # the in-process app
+pytestmark = pytest.mark.integration
 
 HISTORY = "/v1/campaign/rerun/history"
 MESSAGES = "/v1/campaign/rerun/messages"

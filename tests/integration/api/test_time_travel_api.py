@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e.client import Api, customers
+from tests.api_client import Api, customers
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 CAMPAIGN_KEYS = {
     "campaign_id",

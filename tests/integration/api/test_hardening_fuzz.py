@@ -20,14 +20,14 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from api.app import create_app
-from tests.e2e.client import Api
+from tests.api_client import Api
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 MAX_EXAMPLES = 20
 
-# A schema-valid body can still break a rule of the campaign, which the reference page
-# answers with 400 ("Only Published campaigns can be rerun", a field name already taken);
+# A schema-valid body can still break a rule of the campaign, which the API answers
+# with 400 ("Only Published campaigns can be rerun", a field name already taken);
 # every other default check keeps its defaults.
 CONFIG = SchemathesisConfig.from_dict(
     {
@@ -46,7 +46,7 @@ def fuzzed(http: TestClient, new_api: Callable[..., Api]) -> tuple[Any, dict[str
     api.define_fields("plan", "region")
     # An app of its own over the package app's container: schemathesis runs the lifespan of
     # the app it is given (and keeps it to the end of the process), which must not build,
-    # replace or close the container the other e2e tests use.
+    # replace or close the container the package's other tests use.
     app = create_app(container=http.app.state.container)  # type: ignore[attr-defined]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG)
     return schema, api.headers()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.client import Api, customers
+from tests.api_client import Api, customers
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 
 def test_campaign_life_through_two_reruns(api: Api) -> None:

@@ -21,9 +21,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.models.responses import Counted, Envelope
 from api.openapi import api_routes
-from tests.e2e.client import Api, customers, wait_until
+from tests.api_client import Api, customers, wait_until
 
-pytestmark = pytest.mark.integration  # the in-process app
+pytestmark = pytest.mark.integration
 
 UNMODELLED = {("GET", "/metrics")}  # Prometheus text, not JSON
 

@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from tests.e2e.client import Api, customers
+from tests.api_client import Api, customers
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every authentication failure, in CONTRACT's order, and the token endpoints."""
+"""Every authentication failure, in the order they are checked, and the token endpoints."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from uuid import uuid4
 import jwt
 import pytest
 
-from tests.e2e.client import Api, auth_context
+from tests.api_client import Api, auth_context
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 HISTORY = "/v1/campaign/rerun/history"
 

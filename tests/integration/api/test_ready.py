@@ -23,7 +23,7 @@ from tests.content_fixtures import define_fields, make_group
 from tests.dbserver import throwaway_database
 from tests.fakes.processes import database_url
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

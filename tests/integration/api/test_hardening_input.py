@@ -12,9 +12,9 @@ from uuid import uuid4
 
 import pytest
 
-from tests.e2e.client import TEMPLATE, Api
+from tests.api_client import TEMPLATE, Api
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 ID = str(uuid4())
 # path → (a body the model accepts, a string field of it, a body with a wrong type, status)
@@ -217,7 +217,7 @@ def test_nul_in_ai_config_is_400(api: Api) -> None:
 @pytest.mark.parametrize("path", PATHS)
 def test_body_over_one_mebibyte_is_413(api: Api, path: str) -> None:
     if path in ("/v1/customers/upload", "/v1/customer-groups/create", "/v1/customer-groups/update"):
-        pytest.skip("uploads and membership lists take up to 32 MiB (tests/e2e/test_errors.py)")
+        pytest.skip("uploads and membership lists take up to 32 MiB (test_errors.py)")
     raw = b'{"pad": "' + b"x" * (1 << 20) + b'"}'
     assert_clear_4xx(raw_post(api, path, raw), 413, "MiB")
 

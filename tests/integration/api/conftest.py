@@ -1,4 +1,5 @@
-"""The app over a database of the e2e tests' own, with the processor in-process."""
+"""The app in this process (TestClient) over a database of these tests' own, with its
+processor and projection runner running in-process as ``nudgescribe serve`` runs them."""
 
 from __future__ import annotations
 
@@ -17,35 +18,33 @@ from application.database import ConnectionInfo, open_pool
 from application.migrate import migrate
 from application.settings import Settings
 from projections.schema import READ_MODEL_DDL
+from tests.api_client import Api
 from tests.dbserver import throwaway_database
-from tests.e2e.client import Api
 from tests.fakes.processes import database_url
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="package")
-def e2e_db(pg_server_url: str) -> Iterator[ConnectionInfo]:
-    """A database of the e2e tests' own: the app's processor and projector, which live
-    as long as this package's tests, never touch the other tests' campaigns."""
-    with throwaway_database(pg_server_url, prefix="nudgescribe_e2e") as info:
+def api_db(pg_server_url: str) -> Iterator[ConnectionInfo]:
+    """A database of this package's own: the app's processor and projector, which live
+    as long as this package's tests, never touch the campaigns other tests drive by hand."""
+    with throwaway_database(pg_server_url, prefix="nudgescribe_api") as info:
         yield info
 
 
 @pytest.fixture(scope="package")
-def e2e_pool(e2e_db: ConnectionInfo) -> Iterator[Any]:
-    pool = open_pool(e2e_db, max_size=4, name="nudgescribe-e2e")
-    migrate(e2e_db, pool, extra_ddl=READ_MODEL_DDL)
+def api_pool(api_db: ConnectionInfo) -> Iterator[Any]:
+    pool = open_pool(api_db, max_size=4, name="nudgescribe-api-tests")
+    migrate(api_db, pool, extra_ddl=READ_MODEL_DDL)
     yield pool
     pool.close()
 
 
 @pytest.fixture(scope="package")
-def settings(e2e_db: ConnectionInfo, e2e_pool: Any) -> Iterator[Settings]:
-    # e2e_pool: the database is migrated before the app starts.
-    with tempfile.TemporaryDirectory(prefix="nudgescribe-e2e-") as data_dir:
+def settings(api_db: ConnectionInfo, api_pool: Any) -> Iterator[Settings]:
+    # api_pool: the database is migrated before the app starts.
+    with tempfile.TemporaryDirectory(prefix="nudgescribe-api-") as data_dir:
         yield Settings(
-            DATABASE_URL=database_url(e2e_db),
+            DATABASE_URL=database_url(api_db),
             NUDGESCRIBE_DATA_DIR=Path(data_dir),
             NUDGESCRIBE_API_CODE=secrets.token_urlsafe(16),
             NUDGESCRIBE_JWT_SECRET=secrets.token_urlsafe(32),
@@ -72,12 +71,12 @@ def server_secret(settings: Settings) -> str:
 
 @pytest.fixture(scope="package")
 def new_api(
-    http: TestClient, e2e_pool: Any, api_code: str, server_secret: str
+    http: TestClient, api_pool: Any, api_code: str, server_secret: str
 ) -> Callable[..., Api]:
     """A fresh account (optionally with its own JWT secret) and a client acting for it."""
 
     def make(own_secret: bool = False) -> Api:
-        accounts = Accounts(e2e_pool)
+        accounts = Accounts(api_pool)
         created = accounts.create("Acme", own_secret=own_secret)
         account = accounts.get(created.account_id)
         assert account is not None

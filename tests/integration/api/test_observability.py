@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability import JsonFormatter
-from tests.e2e.client import Api
+from tests.api_client import Api
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 
 def samples(http: TestClient) -> dict[str, list[tuple[dict[str, str], float]]]:

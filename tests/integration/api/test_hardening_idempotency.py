@@ -10,9 +10,9 @@ import pytest
 
 from api.container import Container
 from application.idempotency import request_hash
-from tests.e2e.client import TEMPLATE, Api, customers
+from tests.api_client import TEMPLATE, Api, customers
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 INITIATE = "/v1/campaign/rerun/initiate"
 CREATE = "/v1/campaign/create"

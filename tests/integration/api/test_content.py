@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.client import Api, customers
+from tests.api_client import Api, customers
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 
 def test_field_lifecycle_create_list_update_delete(api: Api) -> None:

@@ -123,7 +123,7 @@ class CampaignEventRecorder(PostgresApplicationRecorder):
             _append_function(schema, table, heads, function, Identifier(self.channel_name))
         )
         # Binary array parameters (%b): psycopg dumps text arrays element by element with
-        # escaping, about 5x slower than binary for a batch of event rows.
+        # escaping, which costs far more than binary for a batch of event rows.
         self.append_statement = SQL(
             "SELECT * FROM {}.{}(%s, %b::uuid[], %b::bigint[], %b::text[], %b::bytea[], "
             "%b::bytea[], %b::uuid[], %b::bigint[], %b::bytea[]) AS appended (notification_id)"

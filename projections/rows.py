@@ -1,4 +1,4 @@
-"""Frozen rows the queries return: the fields of CONTRACT.md's objects, nothing more.
+"""Frozen rows the queries return: the fields of the API's objects, nothing more.
 
 Timestamps are timezone-aware UTC datetimes; the API renders them as ISO-8601.
 """

@@ -1,4 +1,4 @@
-"""The three Campaign Reruns endpoints of the published page, plus retry and job status."""
+"""The three Campaign Reruns endpoints of the public API, plus retry and job status."""
 
 from __future__ import annotations
 

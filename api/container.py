@@ -20,6 +20,7 @@ from application.content.fields import CustomerFields
 from application.content.groups import GroupSegments
 from application.database import ConnectionInfo, open_pool, resolve_database_url
 from application.errors import is_database_unavailable
+from application.generators import configured_providers
 from application.idempotency_records import IdempotencyRecords
 from application.settings import Settings
 from application.store import CampaignStore, store_env
@@ -123,7 +124,12 @@ def build_container(settings: Settings, *, processor: bool = False) -> Container
         connection=connection,
         pool=pool,
         store=store,
-        commands=CampaignCommands(store, GroupSegments(pool), IdempotencyRecords(pool)),
+        commands=CampaignCommands(
+            store,
+            GroupSegments(pool),
+            IdempotencyRecords(pool),
+            providers=configured_providers(settings),
+        ),
         read_models=ReadModels(pool),
         runner=ProjectionRunner(pool, connection.conninfo()),
         accounts=accounts,

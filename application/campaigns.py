@@ -9,7 +9,7 @@ by re-reading the stream (``_save``), so events are never sent twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -19,15 +19,18 @@ from application.errors import (
     CustomerGroupNotFound,
     DatabaseUnavailable,
     InvalidCampaignInput,
+    ProviderNotConfigured,
+    TemplateCannotRender,
     is_database_unavailable,
 )
+from application.generators import template_refusal
 from application.idempotency import Claim, request_hash
 from application.idempotency_records import IdempotencyRecords
 from application.metadata import NO_CONTEXT, CommandContext
 from application.recorder import SameTransactionWrite
 from application.results import CommandResult, RunStartedResult
 from application.store import CampaignStore, IntegrityError
-from domain.campaign import Campaign
+from domain.campaign import SUPPORTED_PROVIDERS, Campaign
 from domain.errors import CampaignNotFound
 from domain.segments import Comparison, Segment
 
@@ -38,14 +41,25 @@ log = logging.getLogger("nudgescribe.commands")
 
 class CampaignCommands:
     """Each command is given the ``context`` it runs in (who, from where, a correlation
-    id), stored as the metadata of the events it saves."""
+    id), stored as the metadata of the events it saves.
+
+    ``providers``: the generators this server has (``configured_providers`` of its
+    settings, passed by the composition root); create refuses a campaign asking for
+    another. Left out (tests and tools that run no processor), every provider is accepted.
+    """
 
     def __init__(
-        self, store: CampaignStore, groups: GroupSegments, idempotency: IdempotencyRecords
+        self,
+        store: CampaignStore,
+        groups: GroupSegments,
+        idempotency: IdempotencyRecords,
+        *,
+        providers: Collection[str] = SUPPORTED_PROVIDERS,
     ) -> None:
         self.store = store
         self.groups = groups
         self.idempotency = idempotency
+        self.providers = frozenset(providers)
 
     # ------------------------------------------------------------------ helpers
     def load(self, account_id: UUID, campaign_id: UUID) -> Campaign:
@@ -192,6 +206,14 @@ class CampaignCommands:
             created_by=user_id,
             campaign_id=campaign_id or uuid4(),
         )
+        provider = campaign.ai_config.get("provider", "template")
+        if provider not in self.providers:
+            # Accepted, its run could only fail later, in the background: refuse it now.
+            raise ProviderNotConfigured(
+                campaign.id,
+                f"ai_config.provider {provider!r} is not configured on this server "
+                "(it has no endpoint for it)",
+            )
         unknown = set(campaign.segment_variables) - self.groups.field_names(account_id)
         if unknown:
             raise InvalidCampaignInput(
@@ -199,6 +221,10 @@ class CampaignCommands:
                 "segment_variables names undefined customer fields: " + ", ".join(sorted(unknown)),
             )
         segments = self.groups.segments(group, campaign.segment_variables)
+        if provider == "template":
+            refusal = template_refusal(str(campaign.ai_config["template"]), segments)
+            if refusal:
+                raise TemplateCannotRender(campaign.id, refusal)
         job_uid = uuid4()
         campaign.start_first_run(
             customer_group_id=group.customer_group_id,

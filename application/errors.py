@@ -21,6 +21,14 @@ class InvalidCampaignInput(RuleViolation):
     """The request names something that does not fit the account's content (400)."""
 
 
+class ProviderNotConfigured(InvalidCampaignInput):
+    """The campaign asks for a generator this server has no endpoint for (400)."""
+
+
+class TemplateCannotRender(InvalidCampaignInput):
+    """The template is certain to render an empty or over-long message (400)."""
+
+
 class DatabaseUnavailable(Exception):
     """The database could not be reached; the command changed nothing."""
 

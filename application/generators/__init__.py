@@ -13,7 +13,7 @@ from application.generators.base import (
 )
 from application.generators.instrumented import InstrumentedGenerator
 from application.generators.openai_chat import OpenAIChatGenerator
-from application.generators.template import TemplateGenerator
+from application.generators.template import TemplateGenerator, template_refusal
 from application.settings import Settings
 
 __all__ = [
@@ -24,15 +24,27 @@ __all__ = [
     "OpenAIChatGenerator",
     "TemplateGenerator",
     "build_generators",
+    "configured_providers",
     "digest",
     "render",
+    "template_refusal",
 ]
 
 
-def build_generators(settings: Settings) -> Mapping[str, Generator]:
-    """Provider name -> generator; ``openai`` only when an endpoint is configured."""
-    generators: dict[str, Generator] = {"template": TemplateGenerator()}
+def configured_providers(settings: Settings) -> frozenset[str]:
+    """The providers this server can generate with: ``openai`` only when an endpoint is
+    configured. Create refuses the others, so a campaign never waits for a generator
+    that is not there."""
     if settings.generator_base_url:
+        return frozenset({"template", "openai"})
+    return frozenset({"template"})
+
+
+def build_generators(settings: Settings) -> Mapping[str, Generator]:
+    """Provider name -> generator, for each of ``configured_providers``."""
+    generators: dict[str, Generator] = {"template": TemplateGenerator()}
+    if "openai" in configured_providers(settings):
+        assert settings.generator_base_url is not None
         key = settings.generator_api_key
         generators["openai"] = OpenAIChatGenerator(
             settings.generator_base_url,

@@ -39,7 +39,8 @@ class Generator(Protocol):
         ...
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as ``render`` writes it into a message."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -49,7 +50,7 @@ def _text(value: Any) -> str:
 
 def render(template: str, values: Mapping[str, Any]) -> str:
     """Replace each ``{{ variable }}`` by the segment's value (null renders as nothing)."""
-    return _VARIABLE.sub(lambda m: _text(values.get(normalise_name(m.group(1)))), template)
+    return _VARIABLE.sub(lambda m: as_text(values.get(normalise_name(m.group(1)))), template)
 
 
 def digest(prompt: str) -> str:

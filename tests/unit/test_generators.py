@@ -15,9 +15,12 @@ from application.generators import (
     OpenAIChatGenerator,
     TemplateGenerator,
     build_generators,
+    configured_providers,
     render,
+    template_refusal,
 )
 from application.settings import Settings
+from domain.segments import Segment
 from tests.fakes.chat_server import API_KEY, ChatServer, chat_server
 
 pytestmark = pytest.mark.unit
@@ -194,3 +197,32 @@ def test_build_generators_offers_openai_only_when_configured() -> None:
         NUDGESCRIBE_GENERATOR_API_KEY="k",
     )
     assert set(build_generators(configured)) == {"template", "openai"}
+
+
+def test_create_and_the_processor_agree_on_the_configured_providers() -> None:
+    unconfigured = Settings(NUDGESCRIBE_GENERATOR_BASE_URL=None)  # type: ignore[call-arg]
+    configured = Settings(
+        NUDGESCRIBE_GENERATOR_BASE_URL="http://127.0.0.1:1/v1",  # type: ignore[call-arg]
+    )
+    assert configured_providers(unconfigured) == {"template"}
+    for settings in (unconfigured, configured):
+        assert configured_providers(settings) == set(build_generators(settings))
+
+
+def test_template_refusal_is_what_the_template_generator_would_fail() -> None:
+    cases = [
+        ("Hi {{plan}}", {"plan": None}),
+        ("{{plan}}", {"plan": "gold"}),
+        ("{{plan}}", {"plan": None}),
+        ("{{plan}}", {"plan": "  "}),
+        ("{{plan}}", {"plan": "x" * 5000}),
+        ("x" * 4001 + "{{plan}}", {"plan": "gold"}),
+    ]
+    for template, values in cases:
+        refusal = template_refusal(template, [Segment.of(values, 1)])
+        try:
+            run(TemplateGenerator(), {"template": template}, values)
+        except GenerationFailed:
+            assert refusal is not None, (template, values)
+        else:
+            assert refusal is None, (template, values)

@@ -42,6 +42,10 @@ def create(
     payload: Annotated[CampaignCreate, body(CampaignCreate)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    """Define a campaign and start its run 1. Refused (400), storing nothing, when that run
+    is certain to fail: a provider this server has no endpoint for
+    (`provider_not_configured`), or a template that renders an empty or over-long message,
+    by its fixed text alone or for a segment the group holds (`template_cannot_render`)."""
     started = command(
         container,
         principal,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -107,9 +108,19 @@ class Rows:
 
 
 def _select(cur: Cursor[Any], spec: Table, schema: str | None, size: int, keys: set[Key]) -> Any:
+    query = _select_statement(spec, schema, size)
+    arrays = [list(values) for values in zip(*keys, strict=True)]
+    with cur.connection.cursor(row_factory=dict_row) as rows:
+        set_json_loads(orjson.loads, rows)
+        return rows.execute(query, arrays, binary=True).fetchall()
+
+
+@cache
+def _select_statement(spec: Table, schema: str | None, size: int) -> sql.Composed:
+    """The rows of ``spec`` whose first ``size`` key columns are in the given arrays."""
     columns = spec.key[:size]
     types = dict(zip(spec.column_names, spec.types, strict=True))
-    query = sql.SQL("SELECT * FROM {} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
+    return sql.SQL("SELECT * FROM {} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
         table(spec.name, schema),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(
@@ -117,7 +128,3 @@ def _select(cur: Cursor[Any], spec: Table, schema: str | None, size: int, keys: 
             for column in columns
         ),
     )
-    arrays = [list(values) for values in zip(*keys, strict=True)]
-    with cur.connection.cursor(row_factory=dict_row) as rows:
-        set_json_loads(orjson.loads, rows)
-        return rows.execute(query, arrays, binary=True).fetchall()

@@ -100,8 +100,11 @@ def build(app: FastAPI) -> dict[str, Any]:
         if operation is not None:
             parser = body_of(route.dependant)
             if parser is not None:
+                # A body may be left out when its model needs none of its fields (the
+                # server reads no body as {}), as on the list endpoints.
+                fields = parser.model.model_fields.values()
                 operation["requestBody"] = {
-                    "required": True,
+                    "required": any(field.is_required() for field in fields),
                     "content": {"application/json": {"schema": add_schema(schemas, parser.model)}},
                 }
             statuses = ERRORS if route.path.startswith("/v1/") else (500, 503)

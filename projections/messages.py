@@ -51,7 +51,8 @@ def counted_status(campaign: Row | None, row: Row) -> str | None:
     """The status a message adds to its campaign's counts (active current-run ones only)."""
     if campaign is None or row["run_number"] != campaign["current_run_number"]:
         return None
-    return None if row["archive_reason"] is not None else row["status"]
+    # str(): a status first counted here becomes a JSON key, which must be a plain str
+    return None if row["archive_reason"] is not None else str(row["status"])
 
 
 def recount(campaign: Row | None, before: str | None, after: str | None) -> None:

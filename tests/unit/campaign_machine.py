@@ -711,7 +711,11 @@ class CampaignMachine(RuleBasedStateMachine):
                 message_row = rows.read(MESSAGE_TABLE, campaign.id, run.number, key)
                 assert message_row is not None
                 # PostgreSQL text cannot hold NUL: the read models keep U+FFFD in its place.
-                expected = {**vars(message), "content": message.content.replace("\x00", "\ufffd")}
+                expected = {
+                    **vars(message),
+                    "content": message.content.replace("\x00", "\ufffd"),
+                    "error": message.error and message.error.replace("\x00", "\ufffd"),
+                }
                 assert {field: message_row[field] for field in MESSAGE_FIELDS} == expected
         current = campaign.current_run
         if current is None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -349,22 +350,12 @@ class Campaign(Aggregate):
         prompt_digest: str,
     ) -> bool:
         """Record new content for a new segment, or for a message queued for regeneration."""
-        run = self.current_run
-        if run is None or run.number != run_number:
-            return False
-        existing = run.messages.get(segment_key)
-        is_new = (
-            run.status == RunStatus.PROCESSING
-            and existing is None
-            and contains_sorted(run.new, segment_key)
-        )
-        if not (is_new or segment_key in run.regenerating):
+        message_id = self._awaiting_generation(run_number, segment_key)
+        if message_id is None:
             return False  # already recorded: a redelivery changes nothing
         self._message_generated(
             run_number=run_number,
-            message_id=existing.message_id
-            if existing
-            else message_id_for(self.id, run_number, segment_key),
+            message_id=message_id,
             segment_key=segment_key,
             content=content,
             generator=generator,
@@ -372,6 +363,37 @@ class Campaign(Aggregate):
             prompt_digest=prompt_digest,
         )
         return True
+
+    def record_generation_failure(self, run_number: int, segment_key: str, error: str) -> bool:
+        """Record that this segment's message cannot be generated (the provider refused it,
+        or its output stayed unusable): the run goes on without it, and the message waits
+        for a reviewer to regenerate or edit it."""
+        message_id = self._awaiting_generation(run_number, segment_key)
+        if message_id is None:
+            return False  # already recorded: a redelivery changes nothing
+        self._message_generation_failed(
+            run_number=run_number,
+            message_id=message_id,
+            segment_key=segment_key,
+            error=error[:2000],
+        )
+        return True
+
+    def _awaiting_generation(self, run_number: int, segment_key: str) -> UUID | None:
+        """The id of the message a generation of this segment is recorded as: a new
+        segment's or one queued for regeneration; None when none is awaited."""
+        run = self.current_run
+        if run is None or run.number != run_number:
+            return None
+        existing = run.messages.get(segment_key)
+        is_new = (
+            run.status == RunStatus.PROCESSING
+            and existing is None
+            and contains_sorted(run.new, segment_key)
+        )
+        if not (is_new or segment_key in run.regenerating):
+            return None
+        return existing.message_id if existing else message_id_for(self.id, run_number, segment_key)
 
     @event("MessageGenerated")
     def _message_generated(
@@ -384,12 +406,39 @@ class Campaign(Aggregate):
         model: str | None,
         prompt_digest: str,
     ) -> None:
+        self._generation_ended(
+            run_number,
+            segment_key,
+            lambda: Message.generated(message_id, segment_key, content),
+            lambda message: message.regenerated(content),
+        )
+
+    @event("MessageGenerationFailed")
+    def _message_generation_failed(
+        self, run_number: int, message_id: UUID, segment_key: str, error: str
+    ) -> None:
+        self._generation_ended(
+            run_number,
+            segment_key,
+            lambda: Message.failed(message_id, segment_key, error),
+            lambda message: message.generation_failed(error),
+        )
+
+    def _generation_ended(
+        self,
+        run_number: int,
+        segment_key: str,
+        new: Callable[[], Message],
+        change: Callable[[Message], None],
+    ) -> None:
+        """A generation's outcome: a new segment's message, or a change to the message
+        that was queued for regeneration (which leaves the queue)."""
         run = self.runs[str(run_number)]
         existing = run.messages.get(segment_key)
         if existing is None:
-            run.put_message(Message.generated(message_id, segment_key, content))
+            run.put_message(new())
         else:
-            run.change_message(existing, lambda message: message.regenerated(content))
+            run.change_message(existing, change)
         if segment_key in run.regenerating:
             run.regenerating.remove(segment_key)
             self._derive_review_status()
@@ -432,9 +481,14 @@ class Campaign(Aggregate):
         run = self.run(run_number)
         # Messages may have been reviewed while the run was Failed, so the resulting status
         # follows what still awaits approval, not merely whether anything was generated.
+        outcomes = Counter(
+            "failed" if m.status == MessageStatus.GENERATION_FAILED else m.origin
+            for m in run.messages.values()
+        )
         counts = {
-            "copied": sum(m.origin == Origin.COPIED for m in run.messages.values()),
-            "generated": sum(m.origin == Origin.GENERATED for m in run.messages.values()),
+            "copied": outcomes[Origin.COPIED],
+            "generated": outcomes[Origin.GENERATED],
+            "failed": outcomes["failed"],
             "archived": len(run.orphaned),
         }
         self._run_finalised(
@@ -526,6 +580,12 @@ class Campaign(Aggregate):
                 if message_ids is None:
                     continue
                 raise errors.InvalidMessageTransition(self.id, "Message is being regenerated")
+            if message.status == MessageStatus.GENERATION_FAILED:
+                if message_ids is None:
+                    continue
+                raise errors.InvalidMessageTransition(
+                    self.id, "Generation failed for this message; regenerate or edit it"
+                )
             changes[message.segment_key] = message
         for message in changes.values():
             self._message_reviewed(
@@ -634,6 +694,8 @@ class Campaign(Aggregate):
             raise errors.RuleViolation(self.id, "A Failed run must be retried before publishing")
         run = self.current_run
         assert run is not None
+        if any(m.status == MessageStatus.GENERATION_FAILED for m in run.active_messages()):
+            raise errors.GenerationFailedMessagesExist(self.id)
         approved = [m for m in run.active_messages() if m.status == MessageStatus.APPROVED]
         for message in approved:
             self._message_published(

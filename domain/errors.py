@@ -41,6 +41,10 @@ class CampaignNotFailed(RuleViolation):
     message = "Only Failed runs can be retried"
 
 
+class GenerationFailedMessagesExist(RuleViolation):
+    message = "Messages whose generation failed must be regenerated or edited before publishing"
+
+
 class InvalidMessageTransition(RuleViolation):
     message = "Message cannot change that way"
 

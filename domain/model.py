@@ -49,6 +49,9 @@ APPROVED = MessageState(MessageStatus.APPROVED, ReviewStatus.APPROVED, ApprovalS
 REJECTED = MessageState(MessageStatus.REJECTED, ReviewStatus.REJECTED, ApprovalStage.REVIEWED)
 EDITED = MessageState(MessageStatus.READY_FOR_REVIEW, ReviewStatus.PENDING, ApprovalStage.REVIEWED)
 PUBLISHED = MessageState(MessageStatus.PUBLISHED, ReviewStatus.APPROVED, ApprovalStage.PUBLISHED)
+GENERATION_FAILED = MessageState(
+    MessageStatus.GENERATION_FAILED, ReviewStatus.PENDING, ApprovalStage.GENERATED
+)
 
 
 def awaits_approval(status: str) -> bool:
@@ -81,6 +84,7 @@ class Message:
     review_status: str = AWAITING_REVIEW.review_status
     approval_stage: str = AWAITING_REVIEW.approval_stage
     archive_reason: str | None = None
+    error: str | None = None  # why generation failed, while the status is Generation failed
 
     @property
     def is_archived(self) -> bool:
@@ -103,6 +107,19 @@ class Message:
         """MessageGenerated for a segment without a message."""
         return cls(message_id, segment_key, content)
 
+    @classmethod
+    def failed(cls, message_id: UUID, segment_key: str, error: str) -> Message:
+        """MessageGenerationFailed for a segment without a message: it has no content."""
+        message = cls(message_id, segment_key, "")
+        message.generation_failed(error)
+        return message
+
+    def generation_failed(self, error: str) -> None:
+        """MessageGenerationFailed for a message that exists: it keeps its content, which
+        cannot be approved until the message is regenerated or edited."""
+        self.enter(GENERATION_FAILED)
+        self.error = error
+
     def regenerated(self, content: str) -> None:
         """MessageGenerated for a message that exists: new content, to be reviewed again."""
         self.content = content
@@ -118,7 +135,10 @@ class Message:
         self.enter(EDITED)
 
     def regeneration_requested(self) -> None:
-        self.enter(AWAITING_REVIEW)
+        # A failed message stays failed until new content arrives: back to Ready for review,
+        # a regeneration that then fails for the whole run would leave it approvable.
+        if self.status != MessageStatus.GENERATION_FAILED:
+            self.enter(AWAITING_REVIEW)
 
     def published(self) -> None:
         self.enter(PUBLISHED)
@@ -132,6 +152,7 @@ class Message:
         self.status = state.status
         self.review_status = state.review_status
         self.approval_stage = state.approval_stage
+        self.error = None
 
 
 @dataclass

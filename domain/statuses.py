@@ -25,6 +25,9 @@ class MessageStatus(StrEnum):
     APPROVED = "Approved"
     REJECTED = "Rejected"
     PUBLISHED = "Published"
+    # The provider refused this segment or its output stayed unusable: no content to
+    # publish until the message is regenerated or edited.
+    GENERATION_FAILED = "Generation failed"
 
 
 class ReviewStatus(StrEnum):

@@ -18,7 +18,12 @@ from projections.projector import Handler, Projector
 from projections.reader import Event
 from projections.schema import CAMPAIGN_TABLE, MESSAGE_TABLE, RUN_TABLE, SEGMENT_TABLE
 
-ZERO_COUNTS = {status.value: 0 for status in MessageStatus}
+# A new campaign's or run's counts start from the statuses every version has counted, so
+# rows written before ``Generation failed`` existed equal a fold of the same log; that
+# status is counted when a message first has it (the API shows every status, zero or not).
+ZERO_COUNTS = {
+    status.value: 0 for status in MessageStatus if status != MessageStatus.GENERATION_FAILED
+}
 
 
 # ------------------------------------------------------------------ the rows an event names

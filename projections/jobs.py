@@ -1,7 +1,8 @@
 """The ``jobs`` projector: one row per run's background job, with its phase and progress.
 
 Phases follow the processor's events: Queued (RunStarted or RunRetried), Copying
-(SegmentMatched), Generating (MessageGenerated while processing), Archiving (an orphan
+(SegmentMatched), Generating (MessageGenerated or MessageGenerationFailed while
+processing; a failed segment is counted as ``failed``), Archiving (an orphan
 archived), Finalising (every item of the run done, not yet finalised), Completed
 (RunFinalised, whose counts are final), Failed (RunFailed, with its error).
 """
@@ -17,6 +18,7 @@ from projections.reader import Event
 from projections.schema import JOB_CAMPAIGN_TABLE, JOB_TABLE
 
 ENDED = (JobPhase.COMPLETED, JobPhase.FAILED)
+COUNTERS = ("copied", "generated", "failed", "archived")
 WORKING = (JobPhase.COPYING, JobPhase.GENERATING, JobPhase.ARCHIVING)
 
 
@@ -45,6 +47,7 @@ def run_started(rows: Rows, event: Event) -> None:
             "copied": 0,
             "generated": 0,
             "archived": 0,
+            "failed": 0,
             "total": len(event["matched"]) + len(event["new"]) + len(event["orphaned"]),
             "error": None,
         },
@@ -63,7 +66,7 @@ def progress(counter: str, phase: JobPhase, run_offset: int = 0) -> Handler:
             return
         found[counter] += 1
         found["phase"] = phase
-        if found["copied"] + found["generated"] + found["archived"] >= found["total"]:
+        if sum(found[c] for c in COUNTERS) >= found["total"]:
             found["phase"] = JobPhase.FINALISING
 
     return Handler(apply, lambda event: [job(event, run_offset)])
@@ -81,7 +84,7 @@ def ended(phase: JobPhase) -> Handler:
         found["phase"] = phase
         found["error"] = event.get("error")
         for counter, value in (event.get("counts") or {}).items():
-            if counter in ("copied", "generated", "archived"):
+            if counter in COUNTERS:
                 found[counter] = value
 
     return Handler(apply, lambda event: [job(event)])
@@ -102,6 +105,7 @@ class JobsProjector(Projector):
         ),
         "SegmentMatched": progress("copied", JobPhase.COPYING),
         "MessageGenerated": progress("generated", JobPhase.GENERATING),
+        "MessageGenerationFailed": progress("failed", JobPhase.GENERATING),
         "MessageArchived": progress("archived", JobPhase.ARCHIVING, run_offset=1),
         "RunFinalised": ended(JobPhase.COMPLETED),
         "RunFailed": ended(JobPhase.FAILED),

@@ -19,7 +19,7 @@ from projections.schema import CAMPAIGN_TABLE, MESSAGE_TABLE, RUN_TABLE, SEGMENT
 
 MESSAGE_FIELDS = (
     "message_id", "segment_key", "content", "origin", "copied_from_message_id", "status",
-    "review_status", "approval_stage", "archive_reason",
+    "review_status", "approval_stage", "archive_reason", "error",
 )  # fmt: skip
 
 
@@ -51,7 +51,8 @@ def counted_status(campaign: Row | None, row: Row) -> str | None:
     """The status a message adds to its campaign's counts (active current-run ones only)."""
     if campaign is None or row["run_number"] != campaign["current_run_number"]:
         return None
-    return None if row["archive_reason"] is not None else row["status"]
+    # str(): a status first counted here becomes a JSON key, which must be a plain str
+    return None if row["archive_reason"] is not None else str(row["status"])
 
 
 def recount(campaign: Row | None, before: str | None, after: str | None) -> None:
@@ -117,16 +118,21 @@ def segment_matched(rows: Rows, event: Event) -> None:
     add_message(rows, event, copy)
 
 
-def message_generated(rows: Rows, event: Event) -> None:
-    found = rows.get(MESSAGE_TABLE, *message_key(event))
-    content = event["content"]
-    if found is None:
-        add_message(
-            rows, event, Message.generated(event["message_id"], event["segment_key"], content)
-        )
-    else:
-        change_message(rows, event, found, lambda state: state.regenerated(content))
-    follow_messages(rows, event)
+def generation_ended(
+    new: Callable[[Event], Message], change: Callable[[Event], Callable[[Message], None]]
+) -> Handler:
+    """A generation's outcome (the aggregate's ``_generation_ended``): a new segment's
+    message, or a change to the message that was regenerated."""
+
+    def apply(rows: Rows, event: Event) -> None:
+        found = rows.get(MESSAGE_TABLE, *message_key(event))
+        if found is None:
+            add_message(rows, event, new(event))
+        else:
+            change_message(rows, event, found, change(event))
+        follow_messages(rows, event)
+
+    return Handler(apply, lambda event: [*new_message(event), run(event)])
 
 
 def message_archived(rows: Rows, event: Event) -> None:
@@ -163,7 +169,14 @@ def message_published(rows: Rows, event: Event) -> None:
 
 HANDLERS: dict[str, Handler] = {
     "SegmentMatched": Handler(segment_matched, new_message),
-    "MessageGenerated": Handler(message_generated, lambda e: [*new_message(e), run(e)]),
+    "MessageGenerated": generation_ended(
+        lambda e: Message.generated(e["message_id"], e["segment_key"], e["content"]),
+        lambda e: lambda m: m.regenerated(e["content"]),
+    ),
+    "MessageGenerationFailed": generation_ended(
+        lambda e: Message.failed(e["message_id"], e["segment_key"], e["error"]),
+        lambda e: lambda m: m.generation_failed(e["error"]),
+    ),
     "MessageArchived": Handler(message_archived, archived_messages),
     "MessageReviewed": message_changed(lambda e: lambda m: m.reviewed(e["decision"])),
     "MessageEdited": message_changed(lambda e: lambda m: m.edited(e["content"])),

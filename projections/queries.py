@@ -34,7 +34,7 @@ _CAMPAIGN_COLUMNS = (
 )
 _MESSAGE_COLUMNS = (
     "message_id, run_number, segment_key, segment, customer_count, content, origin,"
-    " copied_from_message_id, status, review_status, approval_stage,"
+    " copied_from_message_id, status, review_status, approval_stage, error,"
     " archive_reason IS NOT NULL AS is_archived, archive_reason, archived_at, created_at,"
     " published_at"
 )
@@ -131,7 +131,7 @@ def page_of(
 
 _JOB = _q(
     "SELECT job_uid, campaign_id, account_id, run_number, phase, copied, generated, archived,"
-    " total, error FROM {jobs} WHERE job_uid = %s AND account_id = %s"
+    " failed, total, error FROM {jobs} WHERE job_uid = %s AND account_id = %s"
 )
 _GROUP_IN_USE = _q(
     "SELECT EXISTS (SELECT 1 FROM {campaigns} WHERE account_id = %s AND customer_group_id = %s)"

@@ -54,6 +54,7 @@ class MessageRow:
     status: str
     review_status: str
     approval_stage: str
+    error: str | None
     is_archived: bool
     archive_reason: str | None
     archived_at: datetime | None
@@ -86,5 +87,6 @@ class JobRow:
     copied: int
     generated: int
     archived: int
+    failed: int
     total: int
     error: str | None

@@ -20,6 +20,10 @@ class Table:
     key: tuple[str, ...]  # how the projectors find and upsert a row (a unique index)
     primary_key: tuple[str, ...] = ()  # when it is not ``key``
     options: str = ""  # storage parameters after the column list
+    # Statements that add to a table an earlier version created the columns added since
+    # (``ADD COLUMN IF NOT EXISTS``, with a default where the column is NOT NULL); {t}: the
+    # table. The rows an earlier version wrote then equal a fold of the same log.
+    added_columns: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()  # {t}: the table, {i}: an index-name prefix
 
     def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
@@ -88,10 +92,12 @@ MESSAGE_TABLE = Table(
         ("review_status", "text NOT NULL"), ("approval_stage", "text NOT NULL"),
         ("archive_reason", "text"), ("archived_at", "timestamptz"),
         ("created_at", "timestamptz NOT NULL"), ("published_at", "timestamptz"),
+        ("error", "text"),
     ),
     # The primary key is the keyset-paging order: (campaign, run, segment_key).
     key=("campaign_id", "run_number", "segment_key"),
     options=" WITH (fillfactor = 60)",
+    added_columns=("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS error text",),
 )  # fmt: skip
 JOBS = "rm_jobs"
 JOB_TABLE = Table(
@@ -101,9 +107,11 @@ JOB_TABLE = Table(
         ("run_number", "int4 NOT NULL"), ("phase", "text NOT NULL"),
         ("copied", "int4 NOT NULL"), ("generated", "int4 NOT NULL"),
         ("archived", "int4 NOT NULL"), ("total", "int4 NOT NULL"), ("error", "text"),
+        ("failed", "int4 NOT NULL"),
     ),
     key=("campaign_id", "run_number"),
     primary_key=("job_uid",),
+    added_columns=("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS failed int4 NOT NULL DEFAULT 0",),
     indexes=("CREATE UNIQUE INDEX IF NOT EXISTS {i}_run ON {t} (campaign_id, run_number)",),
 )  # fmt: skip
 JOB_CAMPAIGNS = "rm_job_campaigns"
@@ -149,11 +157,11 @@ def table_ddl(name: str, schema: str | None = None) -> list[sql.Composed]:
         sql.SQL(", ").join(map(sql.Identifier, spec.primary_key or spec.key)),
         sql.SQL(spec.options),  # type: ignore[arg-type]
     )
-    indexes = [
+    later = [
         sql.SQL(statement).format(t=target, i=sql.SQL(name))  # type: ignore[arg-type]
-        for statement in spec.indexes
+        for statement in (*spec.added_columns, *spec.indexes)
     ]
-    return [create, *indexes]
+    return [create, *later]
 
 
 def read_model_ddl(schema: str | None = None, names: list[str] | None = None) -> list[sql.Composed]:

@@ -11,12 +11,19 @@ from uuid import UUID
 from application.store import CampaignStore
 
 
-def finish_run(store: CampaignStore, campaign_id: UUID, content: str = "Hello") -> None:
+def finish_run(
+    store: CampaignStore, campaign_id: UUID, content: str = "Hello", refused: int = 0
+) -> None:
+    """Copy, generate, archive and finalise; the generator refuses the first ``refused``
+    pending segments."""
     campaign = store.get_campaign(campaign_id)
     run = campaign.current_run
     assert run is not None
     campaign.record_copied_messages(run.number, campaign.pending_copies())
-    for key in campaign.pending_generations():
+    pending = campaign.pending_generations()
+    for key in pending[:refused]:
+        campaign.record_generation_failure(run.number, key, f"refused {key}")
+    for key in pending[refused:]:
         campaign.record_generated_message(
             run.number, key, f"{content} {key}", generator="template", model=None, prompt_digest="t"
         )

@@ -15,6 +15,7 @@ from application.content.customer_groups import GroupSummary
 from application.content.customers import UploadResult
 from application.results import RunStartedResult
 from domain.segments import Segment
+from domain.statuses import MessageStatus
 from projections.rows import CampaignRow, JobRow
 
 COMPARISON_LIMIT = 1000
@@ -51,9 +52,16 @@ def rerun(result: RunStartedResult) -> dict[str, Any]:
     }
 
 
+def message_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Every message status, zero when no message is in it (the read model holds only the
+    statuses it has counted)."""
+    return {str(s): counts.get(str(s), 0) for s in MessageStatus}
+
+
 def campaign(row: CampaignRow) -> dict[str, Any]:
     shown = asdict(row)
     del shown["account_id"]
+    shown["message_counts"] = message_counts(row.message_counts)
     return shown
 
 
@@ -67,6 +75,7 @@ def job(row: JobRow) -> dict[str, Any]:
             "copied": row.copied,
             "generated": row.generated,
             "archived": row.archived,
+            "failed": row.failed,
             "total": row.total,
         },
     }

@@ -154,6 +154,7 @@ class MessageOut(BaseModel):
     status: str
     review_status: str
     approval_stage: str
+    error: str | None  # why generation failed, while the status is Generation failed
     is_archived: bool
     archive_reason: str | None
     archived_at: datetime | None
@@ -223,6 +224,7 @@ class Progress(BaseModel):
     copied: int
     generated: int
     archived: int
+    failed: int  # segments whose message could not be generated (Generation failed)
     total: int
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import AwareDatetime, Field
 
 from api.models.campaigns import CampaignRef
+from api.models.presenters import message_counts
 from application.time_travel import CampaignState
-from domain.statuses import MessageStatus
 
 MAX_RUN_NUMBER = 2**31 - 1
 
@@ -28,8 +28,7 @@ def campaign_state(state: CampaignState) -> dict[str, Any]:
         "customer_group_id": state.customer_group_id,
         "segment_variables": state.segment_variables,
         "ai_config": state.ai_config,
-        # every status, as the read model answers it: zero when no message is in it
-        "message_counts": {str(s): state.message_counts.get(str(s), 0) for s in MessageStatus},
+        "message_counts": message_counts(state.message_counts),
         "created_at": state.created_at,
         "updated_at": state.updated_at,
     }

@@ -8,6 +8,7 @@ from application.generators.base import (
     Generated,
     GenerationFailed,
     Generator,
+    SegmentRefused,
     digest,
     render,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Generator",
     "InstrumentedGenerator",
     "OpenAIChatGenerator",
+    "SegmentRefused",
     "TemplateGenerator",
     "build_generators",
     "configured_providers",

@@ -27,11 +27,22 @@ class GenerationFailed(Exception):
     """Generation failed for good (after any retries); the run cannot complete."""
 
 
+class SegmentRefused(GenerationFailed):
+    """This segment cannot be generated, whatever the other segments do: the provider
+    refused its request, or its output stayed unusable. The run records it for that
+    message (``Generation failed``, with ``reason``) and goes on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Generator(Protocol):
     name: str
 
     async def generate(self, ai_config: Mapping[str, Any], values: Mapping[str, Any]) -> Generated:
-        """Generate one message; raise GenerationFailed when it cannot be done."""
+        """Generate one message; raise SegmentRefused when this segment cannot be generated,
+        GenerationFailed when nothing can be."""
         ...
 
     async def aclose(self) -> None:

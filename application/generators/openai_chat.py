@@ -5,6 +5,10 @@ with exponential backoff and jitter on 429, 5xx, timeouts, connection errors and
 output (unparsable, empty, over-long). Other 4xx answers fail at once: retrying a
 rejected request only burns quota. The semaphore is held through a retry's backoff so a
 provider that answers 429 sees fewer requests, not the same number later.
+
+A refusal of one segment's request (a 4xx such as a content-policy 400) and content that
+stayed unusable through every attempt are that segment's (``SegmentRefused``); a wrong
+key, permission or endpoint (401, 403, 404) refuses every segment alike and fails the run.
 """
 
 from __future__ import annotations
@@ -28,18 +32,24 @@ from application.generators.base import (
     MAX_CONTENT_CHARS,
     Generated,
     GenerationFailed,
+    SegmentRefused,
     check_content,
     digest,
     render,
 )
 
 DEFAULT_MODEL = "gpt-4o-mini"
+REFUSED_FOR_EVERY_SEGMENT = (401, 403, 404)
 
 
 class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class _Unusable(_Retryable):
+    """The provider answered, but the content cannot be a message."""
 
 
 @dataclass
@@ -53,6 +63,15 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(response.headers["retry-after"])
     except (KeyError, ValueError):
         return None
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The provider's own words for a refusal (OpenAI's ``error.message``), else the body."""
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = None
+    return message if isinstance(message, str) else response.text[:300]
 
 
 class OpenAIChatGenerator:
@@ -101,6 +120,10 @@ class OpenAIChatGenerator:
                 async for attempt in retrying:
                     with attempt:
                         content = await self._call(state.client, body)
+            except _Unusable as error:
+                raise SegmentRefused(
+                    f"openai generator: {error} (after {self.max_attempts} attempts)"
+                ) from error
             except _Retryable as error:
                 raise GenerationFailed(
                     f"openai generator: {error} (gave up after {self.max_attempts} attempts)"
@@ -136,17 +159,19 @@ class OpenAIChatGenerator:
         status = response.status_code
         if status in (408, 409, 429) or status >= 500:
             raise _Retryable(f"HTTP {status}", _retry_after(response))
-        if status >= 400:
+        if status in REFUSED_FOR_EVERY_SEGMENT:
             raise GenerationFailed(f"openai generator: HTTP {status}: {response.text[:300]}")
+        if status >= 400:
+            raise SegmentRefused(f"openai generator: HTTP {status}: {_error_message(response)}")
         try:
             content = response.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Retryable("malformed response body") from None
         if not isinstance(content, str):
-            raise _Retryable("response content is not text")
+            raise _Unusable("response content is not text")
         problem = check_content(content, self.max_chars)
         if problem:
-            raise _Retryable(problem)
+            raise _Unusable(problem)
         return content.strip()
 
     def _wait(self, retry_state: RetryCallState) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 from application.generators.base import (
     MAX_CONTENT_CHARS,
     Generated,
-    GenerationFailed,
+    SegmentRefused,
     as_text,
     check_content,
     digest,
@@ -25,7 +25,7 @@ class TemplateGenerator:
         content = render(str(ai_config.get("template", "")), values)
         problem = check_content(content)
         if problem:  # deterministic: retrying would give the same answer
-            raise GenerationFailed(f"template generator: {problem}")
+            raise SegmentRefused(f"template generator: {problem}")
         return Generated(content, self.name, None, digest(content))
 
     async def aclose(self) -> None:

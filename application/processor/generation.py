@@ -5,7 +5,9 @@ aggregate and saves the results every ``batch_size`` results or ``flush_seconds`
 whichever comes first, in a worker thread so generation goes on while it saves. The
 results queue is bounded, so a run of any size holds at most a few batches in memory.
 Only segments the loaded aggregate still lacks are generated: a segment recorded before
-a crash is never sent to the generator again.
+a crash is never sent to the generator again. A segment the generator refuses
+(``SegmentRefused``) is recorded like a result, as that message's failure; any other
+``GenerationFailed`` stops the run.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from application.generators import Generated, GenerationFailed, Generator
+from application.generators import Generated, GenerationFailed, Generator, SegmentRefused
 from domain.campaign import Campaign
 
 _END = object()
 
-Recorder = Callable[[Campaign, list[tuple[str, Generated]]], Campaign]
+Outcome = Generated | SegmentRefused
+Recorder = Callable[[Campaign, list[tuple[str, Outcome]]], Campaign]
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ async def generate_pending(
             if failures or stopping():
                 return
             try:
-                generated = await generator.generate(ai_config, segments[key].values)
+                generated: Outcome = await generator.generate(ai_config, segments[key].values)
+            except SegmentRefused as refusal:
+                generated = refusal
             except GenerationFailed as error:
                 failures.append(f"segment {key}: {error}")
                 return
@@ -85,7 +90,7 @@ async def _record_in_batches(
     options: GenerationOptions,
 ) -> Campaign:
     loop = asyncio.get_running_loop()
-    batch: list[tuple[str, Generated]] = []
+    batch: list[tuple[str, Outcome]] = []
     deadline = 0.0
     while True:
         timeout = max(0.0, deadline - loop.time()) if batch else None

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from application.actors import PROCESSOR
-from application.generators import Generated, Generator
+from application.generators import Generator, SegmentRefused
 from application.metadata import CommandContext
-from application.processor.generation import GenerationOptions, generate_pending
+from application.processor.generation import GenerationOptions, Outcome, generate_pending
 from application.store import CampaignStore, IntegrityError, snapshot_now
 from domain.campaign import Campaign
 from domain.errors import RuleViolation
@@ -140,26 +140,24 @@ class CampaignJob:
             )
         )
 
-    def _record(
-        self, save: Save, campaign: Campaign, batch: list[tuple[str, Generated]]
-    ) -> Campaign:
+    def _record(self, save: Save, campaign: Campaign, batch: list[tuple[str, Outcome]]) -> Campaign:
         run = campaign.current_run
         assert run is not None
 
-        def apply(c: Campaign) -> Iterator[bool]:
-            yield any(
-                [
-                    c.record_generated_message(
-                        run.number,
-                        key,
-                        g.content,
-                        generator=g.generator,
-                        model=g.model,
-                        prompt_digest=g.prompt_digest,
-                    )
-                    for key, g in batch
-                ]
+        def record(c: Campaign, key: str, outcome: Outcome) -> bool:
+            if isinstance(outcome, SegmentRefused):
+                return c.record_generation_failure(run.number, key, outcome.reason)
+            return c.record_generated_message(
+                run.number,
+                key,
+                outcome.content,
+                generator=outcome.generator,
+                model=outcome.model,
+                prompt_digest=outcome.prompt_digest,
             )
+
+        def apply(c: Campaign) -> Iterator[bool]:
+            yield any([record(c, key, outcome) for key, outcome in batch])
 
         return self._until_saved(save, campaign, apply)
 

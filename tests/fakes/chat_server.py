@@ -1,8 +1,9 @@
 """A real OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` after a configurable latency, fails every k-th
-call in a chosen way (429, 500, garbage, empty or over-long content), can fail every call
-whose prompt contains a marker, and logs every request (time, prompt, answer status).
+call in a chosen way (429, 500, 400, 401, a content-policy refusal, garbage, empty or
+over-long content), can fail every call whose prompt contains a marker, and logs every
+request (time, prompt, answer status).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 API_KEY = "test-key"
-FAILURES = ("429", "500", "garbage", "empty", "long", "400")
+FAILURES = ("429", "500", "garbage", "empty", "long", "400", "401", "policy")
+# What OpenAI answers a prompt its safety system refuses.
+POLICY_REFUSAL = {
+    "error": {
+        "message": "Your request was rejected as a result of our safety system.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "content_policy_violation",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
                 state.in_flight -= 1
 
     def _answer(self, status: str, content: str) -> None:
-        if status in ("429", "500", "400"):
+        if status in ("429", "500", "400", "401"):
             self._send(int(status), {"error": {"message": f"failing with {status}"}})
+        elif status == "policy":
+            self._send(400, POLICY_REFUSAL)
         elif status == "garbage":
             self._send_raw(200, b"<html>not json", "text/html")
         else:

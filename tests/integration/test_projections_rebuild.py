@@ -19,8 +19,8 @@ from tests.projection_helpers import create_campaign, rerun
 pytestmark = pytest.mark.integration
 
 PLANS = ["gold", "silver", "bronze", "tin"]
-STEPS = ["finish", "approve_all", "reject_one", "edit_one", "regenerate_one", "publish", "rerun",
-         "fail", "retry", "project"]  # fmt: skip
+STEPS = ["finish", "finish_refusing_one", "approve_all", "reject_one", "edit_one",
+         "regenerate_one", "publish", "rerun", "fail", "retry", "project"]  # fmt: skip
 NEXT = {"Processing": "finish", "Ready for review": "approve_all", "Ready to publish": "publish",
         "Published": "rerun", "Failed": "retry"}  # fmt: skip
 steps = st.sampled_from([*STEPS, *["advance"] * 25])
@@ -40,8 +40,9 @@ def run_step(step, data, commands, store, pool, account_id, campaign_id, runner)
     target = {"account_id": account_id, "campaign_id": campaign_id}
     if step == "advance":  # the happy path's next step, so histories reach reruns
         step = NEXT[campaign.status]
-    if step == "finish":
-        finish_run(store, campaign_id, content=f"v{campaign.version}")
+    if step in ("finish", "finish_refusing_one"):
+        refused = int(step == "finish_refusing_one")
+        finish_run(store, campaign_id, content=f"v{campaign.version}", refused=refused)
     elif step == "approve_all":
         commands.review(**target, message_ids=None, decision="approve")
     elif step in ("reject_one", "edit_one", "regenerate_one") and active:

@@ -147,6 +147,9 @@ class CampaignMachine(RuleBasedStateMachine):
     def current_messages(self) -> list[Any]:
         return list(self.run.messages.values()) if self.run else []
 
+    def has_failed_messages(self) -> bool:
+        return any(m.status == MessageStatus.GENERATION_FAILED for m in self.current_messages())
+
     # ------------------------------------------------------------------ creation
     @initialize(start=st.booleans(), chosen=segment_sets)
     def create(self, start: bool, chosen: list[tuple[int, int]]) -> None:
@@ -275,6 +278,31 @@ class CampaignMachine(RuleBasedStateMachine):
         if redeliver:
             assert self.expect(None, record) is False, "a redelivered generation is ignored"
 
+    @rule(data=st.data(), error=contents, redeliver=st.booleans())
+    def record_generation_failure(self, data: st.DataObject, error: str, redeliver: bool) -> None:
+        pending = self.campaign.pending_generations()
+        pool = sorted({*pending, *(self.run.segments if self.run else ()), "sg_unknown"})
+        key = data.draw(st.sampled_from(pool))
+        run_number = data.draw(st.sampled_from([self.campaign.current_run_number, 99]))
+        expected = key in pending and run_number == self.campaign.current_run_number
+        before = self.run.messages.get(key) if expected else None
+        content = before.content if before else ""
+
+        def record() -> bool:
+            return self.campaign.record_generation_failure(run_number, key, error)
+
+        assert self.expect(None, record) == expected
+        if expected:
+            message = self.run.messages[key]
+            assert message.status == MessageStatus.GENERATION_FAILED
+            assert message.error == error
+            assert message.content == content, "a failure keeps what content there was"
+            assert key not in self.run.regenerating
+            assert key not in self.campaign.pending_generations()
+            hypothesis_event("generation failed")
+        if redeliver:
+            assert self.expect(None, record) is False, "a redelivered failure is ignored"
+
     @rule(limit=st.one_of(st.none(), st.integers(1, 3)))
     def archive_orphans(self, limit: int | None) -> None:
         pending = len(self.campaign.pending_orphans())
@@ -321,16 +349,25 @@ class CampaignMachine(RuleBasedStateMachine):
             assert job_uid == self.run.job_uid
             assert self.campaign.status == CampaignStatus.PROCESSING
 
-    @rule(content=contents)
-    def process_whole_run(self, content: str) -> None:
-        """What the processor does, all at once: biases sequences towards later runs."""
+    @rule(content=contents, refused=st.frozensets(st.integers(0, 5), max_size=2))
+    def process_whole_run(self, content: str, refused: frozenset[int] = frozenset()) -> None:
+        """What the processor does, all at once: biases sequences towards later runs. The
+        generator refuses the pending segments at the ``refused`` places."""
         run = self.run
         if run is None or run.status != RunStatus.PROCESSING:
             return
         number = run.number
         pending = self.campaign.pending_copies()
         self.expect(None, lambda: self.campaign.record_copied_messages(number, pending))
-        for key in self.campaign.pending_generations():
+        for index, key in enumerate(self.campaign.pending_generations()):
+            if index in refused:
+                self.expect(
+                    None,
+                    lambda key=key: self.campaign.record_generation_failure(
+                        number, key, "refused: " + key
+                    ),
+                )
+                continue
             self.expect(
                 None,
                 lambda key=key: self.campaign.record_generated_message(
@@ -342,15 +379,33 @@ class CampaignMachine(RuleBasedStateMachine):
 
     @rule()
     def approve_all_and_publish(self) -> None:
+        """Edit every message whose generation failed, approve all, publish."""
         if self.run is None or self.campaign.status not in (
             CampaignStatus.READY_FOR_REVIEW,
             CampaignStatus.READY_TO_PUBLISH,
         ):
             return
+        for message in self.current_messages():
+            if (
+                message.status == MessageStatus.GENERATION_FAILED
+                and message.segment_key not in self.run.regenerating
+            ):
+                self.expect(
+                    None,
+                    lambda m=message: self.campaign.edit(
+                        message_id=m.message_id, content="written by hand", edited_by="ed"
+                    ),
+                )
         self.expect(
             None,
             lambda: self.campaign.review(message_ids=None, decision="approve", reviewed_by="rev"),
         )
+        if self.has_failed_messages():  # only those still queued for regeneration
+            self.expect(
+                errors.GenerationFailedMessagesExist,
+                lambda: self.campaign.publish(published_by="pub"),
+            )
+            return
         self.expect(None, lambda: self.campaign.publish(published_by="pub"))
         if not self.run.regenerating:
             assert self.campaign.status == CampaignStatus.PUBLISHED
@@ -394,8 +449,11 @@ class CampaignMachine(RuleBasedStateMachine):
         else:
             wanted = MessageStatus.APPROVED if decision == Decision.APPROVE else "Rejected"
             if any(
-                by_id[i].segment_key in self.run.regenerating
-                and by_id[i].status not in (wanted, MessageStatus.PUBLISHED)
+                by_id[i].status not in (wanted, MessageStatus.PUBLISHED)
+                and (
+                    by_id[i].segment_key in self.run.regenerating
+                    or by_id[i].status == MessageStatus.GENERATION_FAILED
+                )
                 for i in ids
             ):
                 error = errors.InvalidMessageTransition
@@ -413,8 +471,10 @@ class CampaignMachine(RuleBasedStateMachine):
         )
         if error is None and decision == Decision.APPROVE:
             assert reviewed is not None
+            settled = (MessageStatus.APPROVED, MessageStatus.PUBLISHED)
             assert all(
-                m.status in (MessageStatus.APPROVED, MessageStatus.PUBLISHED)
+                m.status in settled
+                or m.status == MessageStatus.GENERATION_FAILED  # only regenerate or edit help
                 or m.segment_key in self.run.regenerating
                 for m in self.current_messages()
             )
@@ -443,6 +503,7 @@ class CampaignMachine(RuleBasedStateMachine):
             assert message is not None
             assert message.content == content
             assert message.status == MessageStatus.READY_FOR_REVIEW
+            assert message.error is None
 
     @rule(data=st.data())
     def request_regeneration(self, data: st.DataObject) -> None:
@@ -456,6 +517,7 @@ class CampaignMachine(RuleBasedStateMachine):
             error = errors.MessageNotFound
         elif message.status == MessageStatus.PUBLISHED:
             error = errors.InvalidMessageTransition
+        failed = message is not None and message.status == MessageStatus.GENERATION_FAILED
         job_uid = self.expect(
             error,
             lambda: self.campaign.request_regeneration(message_id=message_id, requested_by="r"),
@@ -465,6 +527,8 @@ class CampaignMachine(RuleBasedStateMachine):
             assert job_uid == self.run.job_uid
             assert message.segment_key in self.run.regenerating
             assert message.segment_key in self.campaign.pending_generations()
+            # A failed message has nothing to approve until new content arrives.
+            assert (message.status == MessageStatus.GENERATION_FAILED) == failed
 
     @precondition(lambda self: self.campaign is not None and self.run is not None)
     @rule(error=st.text(max_size=10))
@@ -484,6 +548,9 @@ class CampaignMachine(RuleBasedStateMachine):
             error = errors.CampaignIsProcessing
         elif self.campaign.status == CampaignStatus.FAILED:
             error = errors.RuleViolation
+        elif self.has_failed_messages():
+            error = errors.GenerationFailedMessagesExist
+            hypothesis_event("publish refused: generation failed")
         approved = [m for m in self.current_messages() if m.status == MessageStatus.APPROVED]
         published = self.expect(error, lambda: self.campaign.publish(published_by="pub"))
         if error is None:
@@ -555,6 +622,10 @@ class CampaignMachine(RuleBasedStateMachine):
         assert all(run.messages[key].awaits_approval for key in run.regenerating)
         recount = sum(m.awaits_approval for m in run.messages.values())
         assert run.awaiting_approval == recount
+        for message in run.messages.values():
+            # The reason is shown exactly while the message is Generation failed.
+            failed = message.status == MessageStatus.GENERATION_FAILED
+            assert (message.error is not None) == failed
         if run.status not in (RunStatus.PROCESSING, RunStatus.FAILED):
             # Finalised: each segment has exactly one active message.
             active = [m.segment_key for m in run.active_messages()]
@@ -640,7 +711,11 @@ class CampaignMachine(RuleBasedStateMachine):
                 message_row = rows.read(MESSAGE_TABLE, campaign.id, run.number, key)
                 assert message_row is not None
                 # PostgreSQL text cannot hold NUL: the read models keep U+FFFD in its place.
-                expected = {**vars(message), "content": message.content.replace("\x00", "\ufffd")}
+                expected = {
+                    **vars(message),
+                    "content": message.content.replace("\x00", "\ufffd"),
+                    "error": message.error and message.error.replace("\x00", "\ufffd"),
+                }
                 assert {field: message_row[field] for field in MESSAGE_FIELDS} == expected
         current = campaign.current_run
         if current is None:

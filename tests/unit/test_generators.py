@@ -13,6 +13,7 @@ from application.generators import (
     GenerationFailed,
     Generator,
     OpenAIChatGenerator,
+    SegmentRefused,
     TemplateGenerator,
     build_generators,
     configured_providers,
@@ -112,8 +113,8 @@ def test_template_generator_is_deterministic_and_has_no_model() -> None:
     assert first.model is None
 
 
-def test_template_that_renders_empty_fails() -> None:
-    with pytest.raises(GenerationFailed):
+def test_template_that_renders_empty_refuses_the_segment() -> None:
+    with pytest.raises(SegmentRefused, match="empty content"):
         run(TemplateGenerator(), {"template": "{{plan}}"}, {"plan": None})
 
 
@@ -150,10 +151,44 @@ def test_openai_retries_transient_failures_and_invalid_output(failure: str) -> N
 def test_openai_gives_up_after_max_attempts() -> None:
     with (
         chat_server(fail_every=1, failure="500") as server,
-        pytest.raises(GenerationFailed, match="HTTP 500"),
+        pytest.raises(GenerationFailed, match="HTTP 500") as raised,
     ):
         run(openai_generator(server, max_attempts=3), OPENAI_CONFIG)
     assert len(server.log) == 3
+    assert not isinstance(raised.value, SegmentRefused), "a provider error is not the segment's"
+
+
+def test_openai_refuses_the_segment_whose_request_the_provider_refuses() -> None:
+    with (
+        chat_server(fail_every=1, failure="policy") as server,
+        pytest.raises(SegmentRefused) as raised,
+    ):
+        run(openai_generator(server, max_attempts=5), OPENAI_CONFIG)
+    assert len(server.log) == 1, "a refused request is not retried"
+    assert raised.value.reason == (
+        "openai generator: HTTP 400: Your request was rejected as a result of our safety system."
+    )
+
+
+@pytest.mark.parametrize("failure", ["empty", "long"])
+def test_openai_refuses_the_segment_whose_output_stays_unusable(failure: str) -> None:
+    with (
+        chat_server(fail_every=1, failure=failure) as server,
+        pytest.raises(SegmentRefused, match=r"after 3 attempts") as raised,
+    ):
+        run(openai_generator(server, max_attempts=3), OPENAI_CONFIG)
+    assert len(server.log) == 3
+    assert "content" in raised.value.reason
+
+
+def test_openai_wrong_key_fails_every_segment_alike() -> None:
+    with (
+        chat_server(fail_every=1, failure="401") as server,
+        pytest.raises(GenerationFailed, match="HTTP 401") as raised,
+    ):
+        run(openai_generator(server, max_attempts=5), OPENAI_CONFIG)
+    assert len(server.log) == 1
+    assert not isinstance(raised.value, SegmentRefused)
 
 
 def test_openai_does_not_retry_a_rejected_request() -> None:

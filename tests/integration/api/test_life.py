@@ -170,6 +170,7 @@ def test_messages_are_paged_in_segment_key_order(api: Api) -> None:
         "status",
         "review_status",
         "approval_stage",
+        "error",
         "is_archived",
         "archive_reason",
         "archived_at",

@@ -66,6 +66,7 @@ def test_as_of_run_answers_the_campaign_at_the_end_of_that_run(api: Api) -> None
         "Approved": 0,
         "Rejected": 0,
         "Published": 2,
+        "Generation failed": 0,
     }
     assert latest.status_code == 200
     run2 = latest.json()["data"]

@@ -109,7 +109,7 @@ def test_rerun_copies_matched_generates_new_and_archives_orphaned(
     assert orphan["reason"] == ArchiveReason.ORPHANED
     assert orphan["segment_key"] == run.orphaned[0]
     (final,) = [e for _, n, e in events if n == "RunFinalised" and e["run_number"] == 2]
-    assert final["counts"] == {"copied": 2, "generated": 1, "archived": 1}
+    assert final["counts"] == {"copied": 2, "generated": 1, "failed": 0, "archived": 1}
 
 
 def test_all_matched_rerun_is_ready_to_publish_and_saves_in_batches(
@@ -190,6 +190,70 @@ def test_failing_generation_fails_the_run_and_retry_completes_it_without_regener
         assert f"Offer for plan {plan} in EU" not in prompts_after_retry
     generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
     assert set(generated.values()) == {1}
+
+
+def test_a_refused_segment_is_recorded_for_its_message_and_the_run_completes(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    with chat_server(fail_marker="plan p3 ", failure="policy") as server:
+        processor = make_processor(store, pool, db, generators(server.url, max_attempts=3))
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(10)), OPENAI)
+
+        processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    run = campaign.current_run
+    assert run is not None
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    refused = {k for k, s in run.segments.items() if s.values["plan"] == "p3"}
+    assert sorted(run.messages) == sorted(run.segments)
+    for key, message in run.messages.items():
+        if key in refused:
+            assert message.status == MessageStatus.GENERATION_FAILED
+            assert message.error == (
+                "openai generator: HTTP 400: "
+                "Your request was rejected as a result of our safety system."
+            )
+            assert message.content == ""
+        else:
+            assert message.status == MessageStatus.READY_FOR_REVIEW
+            assert message.error is None
+    events = stored_events(pool, campaign_id)
+    assert per_segment(events, "MessageGenerationFailed", 1) == dict.fromkeys(refused, 1)
+    assert sum(per_segment(events, "MessageGenerated", 1).values()) == 9
+    (final,) = [e for _, n, e in events if n == "RunFinalised"]
+    assert final["counts"] == {"copied": 0, "generated": 9, "failed": 1, "archived": 0}
+    refusals = [r for r in server.log if r.status == "policy"]
+    assert len(refusals) == 1, "a refused request is not sent again"
+
+
+def test_a_refused_regeneration_marks_the_message_failed_with_its_old_content(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    with chat_server() as server:
+        processor = make_processor(store, pool, db, generators(server.url, max_attempts=2))
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
+        processor.run_until_idle()
+        run = store.get_campaign(campaign_id).current_run
+        assert run is not None
+        target = next(iter(run.messages.values()))
+        commands.regenerate(
+            account_id=account_id, campaign_id=campaign_id, message_id=target.message_id
+        )
+        server.config.fail_marker, server.config.failure = "", "policy"  # every call refused
+        processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    run = campaign.current_run
+    assert run is not None
+    assert run.regenerating == []
+    failed = run.messages[target.segment_key]
+    assert failed.status == MessageStatus.GENERATION_FAILED
+    assert failed.content == target.content
+    assert "safety system" in (failed.error or "")
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    events = stored_events(pool, campaign_id)
+    assert per_segment(events, "MessageGenerationFailed", 1) == {target.segment_key: 1}
 
 
 def test_regeneration_replaces_one_message_through_the_same_path(

@@ -31,7 +31,10 @@ one event at a time:
   ``\\" \\\\ \\b \\f \\n \\r \\t`` and the other ``\\u00XX`` controls are kept);
 * floats orjson writes unlike ``repr`` (``0.00001`` is ``1e-05``, ``1e-7`` is
   ``1e-07``): any ``0.0000``, any number in exponent form;
-* a wrapper left (non-string data, keys in the other order): any ``"_type_"``.
+* a wrapper left (non-string data, keys in the other order): any ``"_type_"``;
+* a state stored at an older version of its type (``domain.versions``): its data is
+  upcast; a state at the current version above 1 loses the ``"class_version"`` member
+  the library writes last.
 
 A false alarm (``0.0000`` in a message) only costs the slower way for that event.
 
@@ -56,6 +59,7 @@ from psycopg import Connection, sql
 from application.audit import FETCH_SIZE, _dashed, event_record
 from application.export_pages import pages
 from application.store import EVENTS_TABLE
+from domain.versions import VERSION_KEY, current_version
 
 # The stored state's first member, {"timestamp":{"_type_":"datetime_iso","_data_":"..."},
 _HEAD = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
@@ -163,18 +167,19 @@ def export_lines(
 
 
 class _Splicer:
-    """Pages of rows to pages of lines; remembers each topic's type name and each
-    metadata object's verdict (a save's events share one)."""
+    """Pages of rows to pages of lines; remembers each topic's type name and version stamp
+    and each metadata object's verdict (a save's events share one)."""
 
     def __init__(self) -> None:
         self.types: dict[str, bytes] = {}
+        self.stamps: dict[str, bytes] = {}
         self.metas: dict[bytes | None, bool] = {None: False}
 
     def page(self, rows: list[Row]) -> tuple[bytes, list[int]]:
         """The page's lines, and the indexes of the lines still to decode (read again)."""
         parts: list[bytes] = []  # head, tail (ending with a newline), head, tail...
         slow, decoded, exponents = [], [], []
-        types, metas = self.types, self.metas
+        types, metas, stamps = self.types, self.metas, self.stamps
         for index, (position, stream_id, version, topic, tail, meta, state) in enumerate(rows):
             if tail is None:  # not cut by the server: its state came along
                 parts += (_decoded(position, stream_id, version, topic, state), b"\n")
@@ -183,7 +188,12 @@ class _Splicer:
             shaped = metas.get(meta)
             if shaped is None:
                 shaped = self._shaped(meta)  # type: ignore[arg-type]
-            if not shaped:
+            stamp = stamps.get(topic)
+            if stamp is None:
+                stamp = self._stamp(topic)
+            if stamp:
+                tail = _without_stamp(tail, stamp)  # type: ignore[assignment]
+            if not shaped or tail is None:
                 parts += (b"", b"\n")
                 slow.append(index)
                 continue
@@ -213,6 +223,14 @@ class _Splicer:
         shaped = self.metas[meta] = _META_SHAPE.fullmatch(meta) is not None
         return shaped
 
+    def _stamp(self, topic: str) -> bytes:
+        """How a state of the type's current version ends its data, when that is above 1
+        (the library writes the version last): ``,"class_version":2``; else empty."""
+        version = current_version(topic)
+        stamp = b',"%s":%d' % (VERSION_KEY.encode(), version) if version > 1 else b""
+        self.stamps[topic] = stamp
+        return stamp
+
     def _type(self, topic: str) -> bytes:
         kind = self.types[topic] = _dumps(topic.rsplit(".", 1)[-1]).encode()
         return kind
@@ -221,6 +239,18 @@ class _Splicer:
 def _broken(row: Row) -> bool:
     tail = row[4]
     return tail is not None and b"\n" in tail[:-1]
+
+
+def _without_stamp(tail: bytes, stamp: bytes) -> bytes | None:
+    """The tail less the current version's stamp (the export's data has no version: it is
+    always the current one), or None for a state stored at an older version, which is
+    decoded and upcast instead. The stamp ends the data object just before
+    ``},"metadata":``, whose last occurrence is the structural one: the metadata after it
+    holds only plain strings, and a quote inside a string is escaped."""
+    end = tail.rfind(b'},"metadata":{')
+    if end < 0 or not tail.endswith(stamp, 0, end):
+        return None
+    return tail[: end - len(stamp)] + tail[end:]
 
 
 def _unspliced(row: Row) -> Row:

@@ -347,6 +347,8 @@ class Campaign(Aggregate):
         generator: str,
         model: str | None,
         prompt_digest: str,
+        usage: Mapping[str, int | None] | None = None,
+        latency_ms: float | None = None,
     ) -> bool:
         """Record new content for a new segment, or for a message queued for regeneration."""
         run = self.current_run
@@ -370,10 +372,34 @@ class Campaign(Aggregate):
             generator=generator,
             model=model,
             prompt_digest=prompt_digest,
+            usage=None if usage is None else dict(usage),
+            latency_ms=latency_ms,
         )
         return True
 
-    @event("MessageGenerated")
+    class MessageGenerated(Aggregate.Event):
+        """Version 2 adds what the generator reported: the provider's token ``usage``
+        (``prompt_tokens``, ``completion_tokens``, ``total_tokens``) and the call's
+        ``latency_ms``; null where it reported none, as in every version 1 event."""
+
+        class_version = 2
+
+        run_number: int
+        message_id: UUID
+        segment_key: str
+        content: str
+        generator: str
+        model: str | None
+        prompt_digest: str
+        usage: dict[str, int | None] | None
+        latency_ms: float | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["usage"] = None
+            state["latency_ms"] = None
+
+    @event(MessageGenerated)
     def _message_generated(
         self,
         run_number: int,
@@ -383,6 +409,8 @@ class Campaign(Aggregate):
         generator: str,
         model: str | None,
         prompt_digest: str,
+        usage: dict[str, int | None] | None,
+        latency_ms: float | None,
     ) -> None:
         run = self.runs[str(run_number)]
         existing = run.messages.get(segment_key)

@@ -156,6 +156,8 @@ class CampaignJob:
                         generator=g.generator,
                         model=g.model,
                         prompt_digest=g.prompt_digest,
+                        usage=g.usage,
+                        latency_ms=g.latency_ms,
                     )
                     for key, g in batch
                 ]

@@ -32,9 +32,8 @@ one event at a time:
 * floats orjson writes unlike ``repr`` (``0.00001`` is ``1e-05``, ``1e-7`` is
   ``1e-07``): any ``0.0000``, any number in exponent form;
 * a wrapper left (non-string data, keys in the other order): any ``"_type_"``;
-* a state stored at an older version of its type (``domain.versions``): its data is
-  upcast; a state at the current version above 1 loses the ``"class_version"`` member
-  the library writes last.
+* a state stored at an older version of its type whose upcasters do more than add
+  members after the stored ones (``_in_current_version``).
 
 A false alarm (``0.0000`` in a message) only costs the slower way for that event.
 
@@ -50,6 +49,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, BinaryIO
 from uuid import UUID
 
@@ -59,11 +59,12 @@ from psycopg import Connection, sql
 from application.audit import FETCH_SIZE, _dashed, event_record
 from application.export_pages import pages
 from application.store import EVENTS_TABLE
-from domain.versions import VERSION_KEY, current_version
+from domain.versions import VERSION_KEY, current_version, upcast
 
 # The stored state's first member, {"timestamp":{"_type_":"datetime_iso","_data_":"..."},
 _HEAD = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 _META = b',"_meta":{"user_id":'
+_DATA = b'","data":'  # in a line: the timestamp's closing quote, then the data object
 _LINE = b'{"position":%d,"stream_id":"%s","version":%d,"type":%s,"timestamp":"'
 
 _STRING = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
@@ -191,8 +192,8 @@ class _Splicer:
             stamp = stamps.get(topic)
             if stamp is None:
                 stamp = self._stamp(topic)
-            if stamp:
-                tail = _without_stamp(tail, stamp)  # type: ignore[assignment]
+            if shaped and stamp:
+                tail = _in_current_version(tail, topic, stamp)  # type: ignore[assignment]
             if not shaped or tail is None:
                 parts += (b"", b"\n")
                 slow.append(index)
@@ -241,16 +242,46 @@ def _broken(row: Row) -> bool:
     return tail is not None and b"\n" in tail[:-1]
 
 
-def _without_stamp(tail: bytes, stamp: bytes) -> bytes | None:
-    """The tail less the current version's stamp (the export's data has no version: it is
-    always the current one), or None for a state stored at an older version, which is
-    decoded and upcast instead. The stamp ends the data object just before
-    ``},"metadata":``, whose last occurrence is the structural one: the metadata after it
-    holds only plain strings, and a quote inside a string is escaped."""
+def _in_current_version(tail: bytes, topic: str, stamp: bytes) -> bytes | None:
+    """The tail with its data in the type's current version (the export's data never says
+    its version: it is always the current one), or None: decode it instead.
+
+    At the current version the data ends with the version ``stamp``, which is cut. Stored
+    at an older version, the data is upcast by the type's upcasters (``domain.versions``)
+    and, when all they did was add members after the stored ones, those members are
+    appended to the stored text. The data object ends just before the last
+    ``},"metadata":{`` (the metadata after it holds only plain strings, and a quote
+    inside a string is escaped); it starts after the timestamp's closing quote."""
     end = tail.rfind(b'},"metadata":{')
-    if end < 0 or not tail.endswith(stamp, 0, end):
+    if end < 0:
         return None
-    return tail[: end - len(stamp)] + tail[end:]
+    if tail.endswith(stamp, 0, end):
+        return tail[: end - len(stamp)] + tail[end:]
+    stored = orjson.loads(tail[tail.index(b'"') + len(_DATA) : end + 1])
+    state = upcast(topic, dict(stored))
+    names = list(state)
+    if not stored or names[: len(stored)] != list(stored):
+        return None
+    if any(state[name] is not value for name, value in stored.items()):
+        return None
+    added = b"".join(_member(n, state[n]) for n in names[len(stored) :])
+    return tail[:end] + added + tail[end:]
+
+
+def _member(name: str, value: Any) -> bytes:
+    """``,"name":value`` as the decoding export writes it; an upcaster's defaults repeat."""
+    kind = type(value).__name__
+    if kind in _SCALARS:
+        return _scalar_member(name, value, kind)
+    return b",%s:%s" % (_dumps(name).encode(), _dumps(value).encode())
+
+
+@lru_cache(maxsize=256)
+def _scalar_member(name: str, value: Any, _kind: str) -> bytes:  # the kind: True is not 1
+    return b",%s:%s" % (_dumps(name).encode(), _dumps(value).encode())
+
+
+_SCALARS = {"NoneType", "bool", "int", "str"}
 
 
 def _unspliced(row: Row) -> Row:

@@ -19,7 +19,7 @@ from dataclasses import fields
 from functools import cache
 from typing import Any
 
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import TopicError, resolve_topic
 
 from domain.campaign import Campaign
 
@@ -52,7 +52,7 @@ def data_fields(event_class: type[Any]) -> list[str]:
 def _class(topic: str) -> type[Any] | None:
     try:
         return resolve_topic(topic)  # type: ignore[no-any-return]
-    except Exception:  # a topic this code no longer knows: read as stored
+    except TopicError:  # a topic this code no longer knows: read as stored
         return None
 
 

@@ -29,7 +29,6 @@ from application.audit import export_events, verify_chains
 from application.database import ConnectionInfo, open_pool
 from application.export import export_lines
 from application.migrate import migrate
-from application.recorder import STREAM_HEADS_TABLE
 from application.store import CampaignStore, store_env
 from domain.campaign import Campaign
 from domain.versions import data_fields, event_classes, stored_version, version_of
@@ -37,12 +36,7 @@ from projections.rebuild import verify
 from projections.runner import ProjectionRunner
 from projections.schema import READ_MODEL_DDL
 from tests.dbserver import throwaway_database
-from tests.fixtures.events.capture import (
-    EVENTS_FILE,
-    READ_MODELS_FILE,
-    SNAPSHOT_FILE,
-    read_model_rows,
-)
+from tests.fixtures.events.rows import EVENTS_FILE, load, read, read_model_rows
 
 pytestmark = pytest.mark.integration
 
@@ -55,15 +49,6 @@ class Capture:
     events: list[dict[str, Any]]
     snapshot: dict[str, Any]
     read_models: dict[str, list[dict[str, Any]]]
-
-    @classmethod
-    def read(cls, path: Path) -> Capture:
-        lines = (path / EVENTS_FILE).read_text(encoding="utf-8").splitlines()
-        return cls(
-            [json.loads(line) for line in lines],
-            json.loads((path / SNAPSHOT_FILE).read_text(encoding="utf-8")),
-            json.loads((path / READ_MODELS_FILE).read_text(encoding="utf-8")),
-        )
 
     @property
     def campaign_id(self) -> UUID:
@@ -78,41 +63,14 @@ class Loaded:
     store: CampaignStore
 
 
-def store_rows(info: ConnectionInfo, capture: Capture) -> None:
-    """The captured rows, inserted as they stand (the chain hashes are the captured ones)."""
-    with psycopg.connect(info.conninfo()) as conn:
-        for e in capture.events:
-            conn.execute(
-                "INSERT INTO nudgescribe_events"
-                " (originator_id, originator_version, topic, state, chain_hash)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (e["originator_id"], e["originator_version"], e["topic"], e["state"].encode(),
-                 bytes.fromhex(e["chain_hash"])),
-            )  # fmt: skip
-        last = capture.events[-1]
-        conn.execute(
-            f"INSERT INTO {STREAM_HEADS_TABLE} (originator_id, originator_version, chain_hash,"
-            " notification_id) SELECT originator_id, originator_version, chain_hash,"
-            " notification_id FROM nudgescribe_events WHERE originator_id = %s"
-            " AND originator_version = %s",
-            (last["originator_id"], last["originator_version"]),
-        )
-        s = capture.snapshot
-        conn.execute(
-            "INSERT INTO nudgescribe_snapshots (originator_id, originator_version, topic, state)"
-            " VALUES (%s, %s, %s, %s)",
-            (s["originator_id"], s["originator_version"], s["topic"], s["state"].encode()),
-        )
-
-
 @pytest.fixture(params=CAPTURES, ids=[p.name for p in CAPTURES])
 def loaded(request: pytest.FixtureRequest, pg_server_url: str) -> Iterator[Loaded]:
-    capture = Capture.read(request.param)
+    capture = Capture(*read(request.param))
     with throwaway_database(pg_server_url, prefix="nudgescribe_versions") as info:
         pool = open_pool(info, max_size=2, name="nudgescribe-versions")
         try:
             migrate(info, pool, extra_ddl=READ_MODEL_DDL)
-            store_rows(info, capture)
+            load(info, capture.events, capture.snapshot)
             store = CampaignStore(store_env(info, pool_size=1))
             try:
                 yield Loaded(capture, info, pool, store)
@@ -177,7 +135,7 @@ def test_the_captures_hold_every_version_of_every_event_type() -> None:
     captured = {
         (event["topic"].rpartition(".")[2], stored_version(orjson.loads(event["state"])))
         for path in CAPTURES
-        for event in Capture.read(path).events
+        for event in read(path)[0]
     }
     current = {(name, version_of(cls)) for name, cls in event_classes().items()}
     assert current - captured == set()

@@ -59,7 +59,7 @@ from psycopg import Connection, sql
 from application.audit import FETCH_SIZE, _dashed, event_record
 from application.export_pages import pages
 from application.store import EVENTS_TABLE
-from domain.versions import VERSION_KEY, current_version, upcast
+from domain.versions import VERSION_KEY, current_version, stored_version, upcast
 
 # The stored state's first member, {"timestamp":{"_type_":"datetime_iso","_data_":"..."},
 _HEAD = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
@@ -228,7 +228,7 @@ class _Splicer:
         """How a state of the type's current version ends its data, when that is above 1
         (the library writes the version last): ``,"class_version":2``; else empty."""
         version = current_version(topic)
-        stamp = b',"%s":%d' % (VERSION_KEY.encode(), version) if version > 1 else b""
+        stamp = version_stamp(version) if version > 1 else b""
         self.stamps[topic] = stamp
         return stamp
 
@@ -247,25 +247,40 @@ def _in_current_version(tail: bytes, topic: str, stamp: bytes) -> bytes | None:
     its version: it is always the current one), or None: decode it instead.
 
     At the current version the data ends with the version ``stamp``, which is cut. Stored
-    at an older version, the data is upcast by the type's upcasters (``domain.versions``)
-    and, when all they did was add members after the stored ones, those members are
-    appended to the stored text. The data object ends just before the last
-    ``},"metadata":{`` (the metadata after it holds only plain strings, and a quote
-    inside a string is escaped); it starts after the timestamp's closing quote."""
+    at an older version (its own stamp cut too, from version 2 on), the data is upcast by
+    the type's upcasters (``domain.versions``) and, when all they did was add members
+    after the stored ones, those members are appended to the stored text. The data object
+    ends just before the last ``},"metadata":{`` (the metadata after it holds only plain
+    strings, and a quote inside a string is escaped); it starts after the timestamp's
+    closing quote."""
     end = tail.rfind(b'},"metadata":{')
     if end < 0:
         return None
     if tail.endswith(stamp, 0, end):
         return tail[: end - len(stamp)] + tail[end:]
     stored = orjson.loads(tail[tail.index(b'"') + len(_DATA) : end + 1])
+    version = stored_version(stored)
+    if not 1 <= version < current_version(topic):
+        return None  # a newer version, an odd version member, or the stamp not last
+    members_end = end  # where the stored members end
+    if version > 1:
+        if not tail.endswith(version_stamp(version), 0, end):
+            return None
+        members_end -= len(version_stamp(version))
     state = upcast(topic, dict(stored))
+    stored.pop(VERSION_KEY, None)
     names = list(state)
     if not stored or names[: len(stored)] != list(stored):
         return None
     if any(state[name] is not value for name, value in stored.items()):
         return None
     added = b"".join(_member(n, state[n]) for n in names[len(stored) :])
-    return tail[:end] + added + tail[end:]
+    return tail[:members_end] + added + tail[end:]
+
+
+def version_stamp(version: int) -> bytes:
+    """How the library ends a stored state's data from version 2 on (its last member)."""
+    return b',"%s":%d' % (VERSION_KEY.encode(), version)
 
 
 def _member(name: str, value: Any) -> bytes:

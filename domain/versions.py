@@ -57,7 +57,12 @@ def _class(topic: str) -> type[Any] | None:
 
 
 def stored_version(state: dict[str, Any]) -> int:
-    return int(state.get(VERSION_KEY, 1))
+    """The version a state was stored at: 1 without a version member (the library writes
+    one from version 2 on), else that member; 0 when the member is no such version."""
+    if VERSION_KEY not in state:
+        return 1
+    version = state[VERSION_KEY]
+    return version if type(version) is int and version >= 2 else 0
 
 
 def current_version(topic: str) -> int:
@@ -66,13 +71,14 @@ def current_version(topic: str) -> int:
 
 
 def upcast(topic: str, state: dict[str, Any]) -> dict[str, Any]:
-    """The stored state brought to the current version of its type, in place, as the
-    library's mapper does it (and without the version it was stored at)."""
-    version = int(state.pop(VERSION_KEY, 1))
-    event_class = _class(topic)
-    if event_class is None:
+    """The stored state brought to the current version of its type, in place and without
+    the version member, as the library's mapper does it. A state that is not at a version
+    of its type this code knows (a newer one, an odd version member) is left as stored."""
+    version, current = stored_version(state), current_version(topic)
+    if not 1 <= version <= current:
         return state
-    current = version_of(event_class)
+    state.pop(VERSION_KEY, None)
+    event_class = _class(topic)
     while version < current:
         getattr(event_class, f"upcast_v{version}_v{version + 1}")(state)
         version += 1

@@ -141,3 +141,47 @@ def test_the_docs_list_every_current_version_of_every_event_type_with_its_fields
             documented[(row[1], int(row[2]))] = fields
     for name, cls in event_classes().items():
         assert documented.get((name, version_of(cls))) == data_fields(cls), name
+
+
+class Grown(Aggregate):
+    class Happened(Aggregate.Event):
+        class_version = 3
+        a: str
+        b: int | None
+        c: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["b"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["c"] = []
+
+
+def test_the_splice_upcasts_from_each_older_version_as_the_decoder_does() -> None:
+    topic, stamp = get_topic(Grown.Happened), b',"class_version":3'
+    moment = VERSION_1["timestamp"]
+    for stored in (
+        {"timestamp": moment, "a": "x", "_meta": META},
+        {"timestamp": moment, "a": "x", "b": 7, "class_version": 2, "_meta": META},
+        {"timestamp": moment, "a": "x", "b": 7, "c": ["y"], "class_version": 3, "_meta": META},
+    ):
+        spliced = _in_current_version(tail(stored), topic, stamp)
+        assert spliced is not None
+        record = event_record(1, uuid4(), 1, topic, orjson.dumps(stored))
+        data = spliced[spliced.index(b'"data":') + 7 : spliced.rindex(b',"metadata":')]
+        assert data.decode() == json.dumps(record["data"], separators=(",", ":"))
+        assert list(record["data"]) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("odd", ["", None, 0, 1, 3, True, 2.0])
+def test_a_version_member_this_code_never_wrote_is_left_as_stored(odd: object) -> None:
+    """Only a missing member (version 1) or a whole number from 2 up to the type's current
+    version is a version: anything else (a newer version, say) is exported as stored."""
+    state = {**VERSION_1, "class_version": odd}
+    state["_meta"] = state.pop("_meta")
+    assert _in_current_version(tail(state), TOPIC, STAMP) is None  # decoded instead
+    data = event_record(1, uuid4(), 1, TOPIC, orjson.dumps(state))["data"]
+    assert data["class_version"] == odd
+    assert "usage" not in data

@@ -1,8 +1,10 @@
 """What auditors get: the event log as JSON lines, and a check of its hash chains.
 
 Both read the events table directly (a server-side cursor, so a log of millions of
-events streams in constant memory) and decode the stored JSON without the domain classes,
-exactly as an auditor with no access to the code would.
+events streams in constant memory). The export decodes the stored JSON as an auditor with
+no access to the code would, and gives each event in its type's current version: a state
+stored at an older one is upcast by the event class's own upcasters (``domain.versions``).
+The chains are checked over the bytes as stored.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from application.chain import GENESIS, chain_hash
 from application.metadata import META_KEY
 from application.recorder import STREAM_HEADS_TABLE
 from application.store import EVENTS_TABLE
+from domain.versions import upcast
 
 FETCH_SIZE = 2000
 
@@ -56,6 +59,7 @@ def event_record(
     metadata = data.pop(META_KEY, {}) or {}
     timestamp = data.pop("timestamp", None)
     data.pop("originator_topic", None)
+    upcast(topic, data)
     return {
         "position": position,
         "stream_id": str(stream_id),

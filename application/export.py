@@ -31,7 +31,9 @@ one event at a time:
   ``\\" \\\\ \\b \\f \\n \\r \\t`` and the other ``\\u00XX`` controls are kept);
 * floats orjson writes unlike ``repr`` (``0.00001`` is ``1e-05``, ``1e-7`` is
   ``1e-07``): any ``0.0000``, any number in exponent form;
-* a wrapper left (non-string data, keys in the other order): any ``"_type_"``.
+* a wrapper left (non-string data, keys in the other order): any ``"_type_"``;
+* a state stored at an older version of its type whose upcasters do more than add
+  members after the stored ones (``_in_current_version``).
 
 A false alarm (``0.0000`` in a message) only costs the slower way for that event.
 
@@ -47,6 +49,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, BinaryIO
 from uuid import UUID
 
@@ -56,10 +59,12 @@ from psycopg import Connection, sql
 from application.audit import FETCH_SIZE, _dashed, event_record
 from application.export_pages import pages
 from application.store import EVENTS_TABLE
+from domain.versions import VERSION_KEY, current_version, stored_version, upcast
 
 # The stored state's first member, {"timestamp":{"_type_":"datetime_iso","_data_":"..."},
 _HEAD = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 _META = b',"_meta":{"user_id":'
+_DATA = b'","data":'  # in a line: the timestamp's closing quote, then the data object
 _LINE = b'{"position":%d,"stream_id":"%s","version":%d,"type":%s,"timestamp":"'
 
 _STRING = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
@@ -163,18 +168,19 @@ def export_lines(
 
 
 class _Splicer:
-    """Pages of rows to pages of lines; remembers each topic's type name and each
-    metadata object's verdict (a save's events share one)."""
+    """Pages of rows to pages of lines; remembers each topic's type name and version stamp
+    and each metadata object's verdict (a save's events share one)."""
 
     def __init__(self) -> None:
         self.types: dict[str, bytes] = {}
+        self.stamps: dict[str, bytes] = {}
         self.metas: dict[bytes | None, bool] = {None: False}
 
     def page(self, rows: list[Row]) -> tuple[bytes, list[int]]:
         """The page's lines, and the indexes of the lines still to decode (read again)."""
         parts: list[bytes] = []  # head, tail (ending with a newline), head, tail...
         slow, decoded, exponents = [], [], []
-        types, metas = self.types, self.metas
+        types, metas, stamps = self.types, self.metas, self.stamps
         for index, (position, stream_id, version, topic, tail, meta, state) in enumerate(rows):
             if tail is None:  # not cut by the server: its state came along
                 parts += (_decoded(position, stream_id, version, topic, state), b"\n")
@@ -183,7 +189,12 @@ class _Splicer:
             shaped = metas.get(meta)
             if shaped is None:
                 shaped = self._shaped(meta)  # type: ignore[arg-type]
-            if not shaped:
+            stamp = stamps.get(topic)
+            if stamp is None:
+                stamp = self._stamp(topic)
+            if shaped and stamp:
+                tail = _in_current_version(tail, topic, stamp)  # type: ignore[assignment]
+            if not shaped or tail is None:
                 parts += (b"", b"\n")
                 slow.append(index)
                 continue
@@ -213,6 +224,14 @@ class _Splicer:
         shaped = self.metas[meta] = _META_SHAPE.fullmatch(meta) is not None
         return shaped
 
+    def _stamp(self, topic: str) -> bytes:
+        """How a state of the type's current version ends its data, when that is above 1
+        (the library writes the version last): ``,"class_version":2``; else empty."""
+        version = current_version(topic)
+        stamp = version_stamp(version) if version > 1 else b""
+        self.stamps[topic] = stamp
+        return stamp
+
     def _type(self, topic: str) -> bytes:
         kind = self.types[topic] = _dumps(topic.rsplit(".", 1)[-1]).encode()
         return kind
@@ -221,6 +240,63 @@ class _Splicer:
 def _broken(row: Row) -> bool:
     tail = row[4]
     return tail is not None and b"\n" in tail[:-1]
+
+
+def _in_current_version(tail: bytes, topic: str, stamp: bytes) -> bytes | None:
+    """The tail with its data in the type's current version (the export's data never says
+    its version: it is always the current one), or None: decode it instead.
+
+    At the current version the data ends with the version ``stamp``, which is cut. Stored
+    at an older version (its own stamp cut too, from version 2 on), the data is upcast by
+    the type's upcasters (``domain.versions``) and, when all they did was add members
+    after the stored ones, those members are appended to the stored text. The data object
+    ends just before the last ``},"metadata":{`` (the metadata after it holds only plain
+    strings, and a quote inside a string is escaped); it starts after the timestamp's
+    closing quote."""
+    end = tail.rfind(b'},"metadata":{')
+    if end < 0:
+        return None
+    if tail.endswith(stamp, 0, end):
+        return tail[: end - len(stamp)] + tail[end:]
+    stored = orjson.loads(tail[tail.index(b'"') + len(_DATA) : end + 1])
+    version = stored_version(stored)
+    if not 1 <= version < current_version(topic):
+        return None  # a newer version, an odd version member, or the stamp not last
+    members_end = end  # where the stored members end
+    if version > 1:
+        if not tail.endswith(version_stamp(version), 0, end):
+            return None
+        members_end -= len(version_stamp(version))
+    state = upcast(topic, dict(stored))
+    stored.pop(VERSION_KEY, None)
+    names = list(state)
+    if not stored or names[: len(stored)] != list(stored):
+        return None
+    if any(state[name] is not value for name, value in stored.items()):
+        return None
+    added = b"".join(_member(n, state[n]) for n in names[len(stored) :])
+    return tail[:members_end] + added + tail[end:]
+
+
+def version_stamp(version: int) -> bytes:
+    """How the library ends a stored state's data from version 2 on (its last member)."""
+    return b',"%s":%d' % (VERSION_KEY.encode(), version)
+
+
+def _member(name: str, value: Any) -> bytes:
+    """``,"name":value`` as the decoding export writes it; an upcaster's defaults repeat."""
+    kind = type(value).__name__
+    if kind in _SCALARS:
+        return _scalar_member(name, value, kind)
+    return b",%s:%s" % (_dumps(name).encode(), _dumps(value).encode())
+
+
+@lru_cache(maxsize=256)
+def _scalar_member(name: str, value: Any, _kind: str) -> bytes:  # the kind: True is not 1
+    return b",%s:%s" % (_dumps(name).encode(), _dumps(value).encode())
+
+
+_SCALARS = {"NoneType", "bool", "int", "str"}
 
 
 def _unspliced(row: Row) -> Row:

@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from application.store import EVENTS_TABLE, CampaignStore
 from domain.campaign import Campaign
 from domain.errors import CampaignNotFound, RunNotFound
+from domain.versions import upcast
 
 RUN_STARTED_TOPIC = "domain.campaign:Campaign.RunStarted"
 
@@ -85,15 +87,17 @@ class TimeTravel:
         return campaign
 
     def _version_before_run(self, campaign_id: UUID, run_number: int) -> int:
+        # The campaign's few RunStarted events, their data read as every reader reads it:
+        # upcast to the current version.
         query = sql.SQL(
-            "SELECT originator_version FROM {} WHERE originator_id = %s AND topic = %s "
-            "AND (convert_from(state, 'UTF8')::jsonb ->> 'run_number')::int = %s"
+            "SELECT originator_version, state FROM {} WHERE originator_id = %s AND topic = %s"
         ).format(sql.Identifier(EVENTS_TABLE))
         with self.pool.connection() as conn:
-            row = conn.execute(query, (campaign_id, RUN_STARTED_TOPIC, run_number)).fetchone()
-        if row is None:
-            raise RunNotFound(campaign_id)
-        return int(row[0]) - 1
+            rows = conn.execute(query, (campaign_id, RUN_STARTED_TOPIC)).fetchall()
+        for version, state in rows:
+            if upcast(RUN_STARTED_TOPIC, orjson.loads(state))["run_number"] == run_number:
+                return int(version) - 1
+        raise RunNotFound(campaign_id)
 
     def _version_at(self, campaign_id: UUID, moment: datetime) -> int | None:
         query = sql.SQL(

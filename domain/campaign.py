@@ -348,6 +348,8 @@ class Campaign(Aggregate):
         generator: str,
         model: str | None,
         prompt_digest: str,
+        usage: Mapping[str, int | None] | None = None,
+        latency_ms: float | None = None,
     ) -> bool:
         """Record new content for a new segment, or for a message queued for regeneration."""
         message_id = self._awaiting_generation(run_number, segment_key)
@@ -361,6 +363,8 @@ class Campaign(Aggregate):
             generator=generator,
             model=model,
             prompt_digest=prompt_digest,
+            usage=None if usage is None else dict(usage),
+            latency_ms=latency_ms,
         )
         return True
 
@@ -395,7 +399,29 @@ class Campaign(Aggregate):
             return None
         return existing.message_id if existing else message_id_for(self.id, run_number, segment_key)
 
-    @event("MessageGenerated")
+    class MessageGenerated(Aggregate.Event):
+        """Version 2 adds what the generator reported: the provider's token ``usage``
+        (``prompt_tokens``, ``completion_tokens``, ``total_tokens``) and the call's
+        ``latency_ms``; null where it reported none, as in every version 1 event."""
+
+        class_version = 2
+
+        run_number: int
+        message_id: UUID
+        segment_key: str
+        content: str
+        generator: str
+        model: str | None
+        prompt_digest: str
+        usage: dict[str, int | None] | None
+        latency_ms: float | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["usage"] = None
+            state["latency_ms"] = None
+
+    @event(MessageGenerated)
     def _message_generated(
         self,
         run_number: int,
@@ -405,6 +431,8 @@ class Campaign(Aggregate):
         generator: str,
         model: str | None,
         prompt_digest: str,
+        usage: dict[str, int | None] | None,
+        latency_ms: float | None,
     ) -> None:
         self._generation_ended(
             run_number,
@@ -498,7 +526,21 @@ class Campaign(Aggregate):
         )
         return True
 
-    @event("RunFinalised")
+    class RunFinalised(Aggregate.Event):
+        """Version 2 counts the messages whose generation failed (``counts["failed"]``);
+        version 1 events were written before a segment could fail alone: none failed."""
+
+        class_version = 2
+
+        run_number: int
+        campaign_status: str
+        counts: dict[str, int]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["counts"] = {**state["counts"], "failed": 0}
+
+    @event(RunFinalised)
     def _run_finalised(self, run_number: int, campaign_status: str, counts: dict[str, int]) -> None:
         run = self.runs[str(run_number)]
         run.status = campaign_status

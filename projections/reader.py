@@ -5,7 +5,9 @@ The stored state is the event's JSON as the store wrote it. Typed values at its 
 (``{"_type_": "uuid_hex" | "datetime_iso" | "decimal_str", "_data_": text}``) become
 ``UUID``, ``datetime`` and ``Decimal``; nested values (a segment's values, an AI config)
 stay as stored, which is what the read models keep of them. PostgreSQL refuses NUL in
-text and jsonb, so an escaped NUL becomes U+FFFD, a visible stand-in.
+text and jsonb, so an escaped NUL becomes U+FFFD, a visible stand-in. A state stored at
+an older version of its event type is upcast to the current one (``domain.versions``), so
+the projectors only ever see current events.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from uuid import UUID
 
 import orjson
 from psycopg import Cursor, sql
+
+from domain.versions import upcast
 
 EVENTS_TABLE = "nudgescribe_events"
 CHANNEL = "nudgescribe_events"
@@ -76,6 +80,7 @@ def to_event(position: int, campaign_id: UUID, topic: str, state: bytes) -> Even
     data = decode(state)
     data.pop("_meta", None)  # who and where: the log's concern, not the read models'
     moment = typed(data.pop("timestamp"))
+    upcast(topic, data)
     return Event(position, campaign_id, topic.rpartition(".")[2], moment, data)
 
 

@@ -21,6 +21,10 @@ class Generated:
     generator: str
     model: str | None
     prompt_digest: str  # sha256 of the rendered prompt, for auditors
+    # What the provider reported: its token counts (prompt_tokens, completion_tokens,
+    # total_tokens; None where it reported none) and how long the call took.
+    usage: dict[str, int | None] | None = None
+    latency_ms: float | None = None
 
 
 class GenerationFailed(Exception):

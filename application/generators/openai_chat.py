@@ -119,7 +119,7 @@ class OpenAIChatGenerator:
             try:
                 async for attempt in retrying:
                     with attempt:
-                        content = await self._call(state.client, body)
+                        content, usage, latency_ms = await self._call(state.client, body)
             except _Unusable as error:
                 raise SegmentRefused(
                     f"openai generator: {error} (after {self.max_attempts} attempts)"
@@ -128,7 +128,7 @@ class OpenAIChatGenerator:
                 raise GenerationFailed(
                     f"openai generator: {error} (gave up after {self.max_attempts} attempts)"
                 ) from error
-        return Generated(content, self.name, model, digest(prompt))
+        return Generated(content, self.name, model, digest(prompt), usage, latency_ms)
 
     async def aclose(self) -> None:
         state = self._states.pop(asyncio.get_running_loop(), None)
@@ -149,7 +149,10 @@ class OpenAIChatGenerator:
                 body[option] = ai_config[option]
         return body
 
-    async def _call(self, client: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    async def _call(
+        self, client: httpx.AsyncClient, body: dict[str, Any]
+    ) -> tuple[str, dict[str, int | None] | None, float]:
+        """The answer's content, its token usage and the call's latency in ms."""
         try:
             response = await client.post("/chat/completions", json=body)
         except httpx.TimeoutException as error:
@@ -164,7 +167,8 @@ class OpenAIChatGenerator:
         if status >= 400:
             raise SegmentRefused(f"openai generator: HTTP {status}: {_error_message(response)}")
         try:
-            content = response.json()["choices"][0]["message"]["content"]
+            answer = response.json()
+            content = answer["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Retryable("malformed response body") from None
         if not isinstance(content, str):
@@ -172,7 +176,8 @@ class OpenAIChatGenerator:
         problem = check_content(content, self.max_chars)
         if problem:
             raise _Unusable(problem)
-        return content.strip()
+        latency_ms = round(response.elapsed.total_seconds() * 1000, 3)
+        return content.strip(), token_usage(answer), latency_ms
 
     def _wait(self, retry_state: RetryCallState) -> float:
         wait = float(self._backoff(retry_state))
@@ -202,3 +207,18 @@ class OpenAIChatGenerator:
             )
             self._states[loop] = state
         return state
+
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def token_usage(answer: dict[str, Any]) -> dict[str, int | None] | None:
+    """The answer's ``usage`` token counts; None when it has no usage object."""
+    usage = answer.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return {name: _count(usage.get(name)) for name in USAGE_FIELDS}
+
+
+def _count(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None

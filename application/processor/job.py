@@ -154,6 +154,8 @@ class CampaignJob:
                 generator=outcome.generator,
                 model=outcome.model,
                 prompt_digest=outcome.prompt_digest,
+                usage=outcome.usage,
+                latency_ms=outcome.latency_ms,
             )
 
         def apply(c: Campaign) -> Iterator[bool]:

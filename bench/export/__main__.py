@@ -10,9 +10,11 @@ campaign after campaign, saved 500 at a time). Then, interleaved ``--runs`` time
 * raw: the same rows fetched with a psycopg keyset select in pages of 2,000
   (``WHERE notification_id > last ORDER BY notification_id LIMIT 2000``), not decoded.
 
-Prints events/s for both and the ratio (target >= 0.8).
+Prints events/s for both and the ratio (target >= 0.8). ``--version-1`` first rewrites
+the stored ``MessageGenerated`` states to version 1 (as a log written before version 2
+holds them), so the export upcasts every one of them.
 
-    python -m bench export [-- --events 50000 --runs 5]
+    python -m bench export [-- --events 50000 --runs 5 --version-1]
 """
 
 from __future__ import annotations
@@ -47,6 +49,14 @@ def write_log(store: CampaignStore, events: int) -> None:
         events -= segments + 2
 
 
+# The members version 2 adds (null: the bench's template generator reports neither).
+_VERSION_2 = ',"usage":null,"latency_ms":null,"class_version":2'
+_TO_VERSION_1 = (
+    "UPDATE nudgescribe_events SET state = convert_to(replace(convert_from(state, 'UTF8'),"
+    " %s, ''), 'UTF8') WHERE topic = 'domain.campaign:Campaign.MessageGenerated'"
+)
+
+
 def export_all(conn: psycopg.Connection[Any]) -> int:
     with open(os.devnull, "wb") as sink:
         return write_lines(conn, sink)
@@ -66,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--version-1", action="store_true", help="MessageGenerated stored at v1")
     args = parser.parse_args(argv)
     print(f"export benchmark on {where()}; median of {args.runs} runs", flush=True)
     with bench_database() as (db, _pool):
@@ -75,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
         with psycopg.connect(db.conninfo()) as conn:
+            if args.version_1:
+                conn.execute(_TO_VERSION_1, (_VERSION_2,))
+                conn.commit()
             total = raw_all(conn)
             exported = export_all(conn)  # and a warm-up
             assert exported == total, f"exported {exported} of {total} events"
@@ -85,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ours, raw = median(exports), median(raws)
     print(
         f"export {total:,} events: {ours:,.0f} events/s   raw keyset select {raw:,.0f} events/s"
-        f"   ratio {ours / raw:.2f}   (target >= 0.8)",
+        f"   ratio {ours / raw:.2f}   (target >= 0.8)"
+        + ("   MessageGenerated stored at version 1" if args.version_1 else ""),
         flush=True,
     )
     return 0

@@ -87,12 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
             status = config.failure if failing else "ok"
             state.log.append(LoggedRequest(arrived, prompt, body.get("model", ""), status))
-            self._answer(status, f"Dear customer (#{number}): {prompt}")
+            self._answer(status, prompt, f"Dear customer (#{number}): {prompt}")
         finally:
             with state.lock:
                 state.in_flight -= 1
 
-    def _answer(self, status: str, content: str) -> None:
+    def _answer(self, status: str, prompt: str, content: str) -> None:
         if status in ("429", "500", "400", "401"):
             self._send(int(status), {"error": {"message": f"failing with {status}"}})
         elif status == "policy":
@@ -104,10 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
                 content = ""
             elif status == "long":
                 content = "x" * 5000
-            self._send(
-                200,
-                {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]},
-            )
+            choice = {"index": 0, "message": {"role": "assistant", "content": content}}
+            self._send(200, {"choices": [choice], "usage": _usage(prompt, content)})
 
     def _send(self, code: int, payload: dict[str, Any]) -> None:
         self._send_raw(code, json.dumps(payload).encode(), "application/json")
@@ -120,6 +118,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("retry-after", "0")
         self.end_headers()
         self.wfile.write(data)
+
+
+def _usage(prompt: str, content: str) -> dict[str, int]:
+    """Token counts as a provider reports them (here: words)."""
+    prompt_tokens, completion_tokens = len(prompt.split()), len(content.split())
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 class _Server(ThreadingHTTPServer):

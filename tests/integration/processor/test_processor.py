@@ -75,6 +75,26 @@ def test_generated_events_carry_generator_digest_and_job_metadata(
         assert event["_meta"]["user_id"] == "processor"
         assert event["_meta"]["account_id"] == str(account_id)
         assert event["_meta"]["correlation_id"] == str(job_uid)
+        # The template generator calls no provider: no usage, no latency.
+        assert (event["usage"], event["latency_ms"], event["class_version"]) == (None, None, 2)
+
+
+def test_generated_events_record_the_providers_token_usage_and_the_calls_latency(
+    commands, store, pool, db, server, account_id
+):  # type: ignore[no-untyped-def]
+    processor = make_processor(store, pool, db, generators(server.url))
+    campaign_id = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
+
+    processor.run_until_idle()
+
+    generated = [e for _, name, e in stored_events(pool, campaign_id) if name == "MessageGenerated"]
+    assert len(generated) == 3
+    for event in generated:
+        usage = event["usage"]  # as the loopback server counts them: words
+        assert usage["completion_tokens"] == len(event["content"].split())
+        assert usage["prompt_tokens"] > 0
+        assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+        assert event["latency_ms"] > 0
 
 
 def test_rerun_copies_matched_generates_new_and_archives_orphaned(

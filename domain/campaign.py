@@ -657,8 +657,6 @@ class Campaign(Aggregate):
     def edit(self, *, message_id: UUID, content: str, edited_by: str) -> None:
         self.check_not_processing()
         run, message = self._current_message(message_id)
-        if message.status == MessageStatus.PUBLISHED:
-            raise errors.InvalidMessageTransition(self.id, "Published messages cannot be edited")
         if message.segment_key in run.regenerating:
             raise errors.InvalidMessageTransition(self.id, "Message is being regenerated")
         if not content.strip():
@@ -682,10 +680,6 @@ class Campaign(Aggregate):
     def request_regeneration(self, *, message_id: UUID, requested_by: str) -> UUID:
         self.check_not_processing()
         run, message = self._current_message(message_id)
-        if message.status == MessageStatus.PUBLISHED:
-            raise errors.InvalidMessageTransition(
-                self.id, "Published messages cannot be regenerated"
-            )
         if message.segment_key not in run.regenerating:
             self._regeneration_requested(
                 run_number=run.number,

@@ -69,8 +69,13 @@ def status_after_review(awaiting_approval: int) -> CampaignStatus:
 
 def follows_its_messages(status: str) -> bool:
     """Whether a campaign in this status takes its status from its messages after a
-    review-side change (a processing or failed run keeps its own)."""
-    return status not in (CampaignStatus.PROCESSING, CampaignStatus.FAILED)
+    review-side change. A processing or failed run keeps its own, and so does a published
+    one: a live campaign stays live while drafts of its messages are reviewed."""
+    return status not in (
+        CampaignStatus.PROCESSING,
+        CampaignStatus.FAILED,
+        CampaignStatus.PUBLISHED,
+    )
 
 
 @dataclass
@@ -85,6 +90,10 @@ class Message:
     approval_stage: str = AWAITING_REVIEW.approval_stage
     archive_reason: str | None = None
     error: str | None = None  # why generation failed, while the status is Generation failed
+    # The text recipients see, once the message has been published. An edit or a
+    # regeneration of a published message is a draft in ``content``: the published text
+    # stays live until the draft is approved and published in its turn.
+    published_content: str | None = None
 
     @property
     def is_archived(self) -> bool:
@@ -142,6 +151,7 @@ class Message:
 
     def published(self) -> None:
         self.enter(PUBLISHED)
+        self.published_content = self.content
 
     def archive(self, reason: str) -> None:
         # superseded -> orphaned refines why it left; nothing ever un-archives it.

@@ -56,7 +56,7 @@ class AsyncReadModels:
             campaign_id,
             run=run_number,
             archived=include_archived or run_number is not None,
-            status=None,
+            live=False,
             page=page,
             page_size=page_size,
         )

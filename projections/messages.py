@@ -19,7 +19,7 @@ from projections.schema import CAMPAIGN_TABLE, MESSAGE_TABLE, RUN_TABLE, SEGMENT
 
 MESSAGE_FIELDS = (
     "message_id", "segment_key", "content", "origin", "copied_from_message_id", "status",
-    "review_status", "approval_stage", "archive_reason", "error",
+    "review_status", "approval_stage", "archive_reason", "error", "published_content",
 )  # fmt: skip
 
 

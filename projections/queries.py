@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -36,7 +37,7 @@ _MESSAGE_COLUMNS = (
     "message_id, run_number, segment_key, segment, customer_count, content, origin,"
     " copied_from_message_id, status, review_status, approval_stage, error,"
     " archive_reason IS NOT NULL AS is_archived, archive_reason, archived_at, created_at,"
-    " published_at"
+    " published_at, published_content"
 )
 # Newest run first. No row: the account has no such campaign; one row of NULL run
 # columns: a campaign without runs (the LEFT JOIN).
@@ -61,12 +62,12 @@ _COUNT_CAMPAIGNS = _q(
     "SELECT count(*) FROM {campaigns} WHERE account_id = %(account)s"
     " AND (%(status)s::text IS NULL OR status = %(status)s)"
 )
-# The messages of run ``r.run`` a page shows (active only unless ``archived``; of one
-# status when ``status`` is given).
+# The messages of run ``r.run`` a page shows (active only unless ``archived``; only those
+# with a published text when ``live``).
 _IN_RUN = (
     " FROM {messages} WHERE campaign_id = %(campaign)s AND run_number = r.run"
     " AND (%(archived)s OR archive_reason IS NULL)"
-    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+    " AND (NOT %(live)s OR published_content IS NOT NULL)"
 )
 # A page of one run's messages in one round trip. No row: the account has no such
 # campaign; ``run`` NULL: no such run; else the run and the total on every row and one
@@ -105,14 +106,15 @@ def page_params(
     *,
     run: int | None,
     archived: bool,
-    status: str | None,
+    live: bool,
     page: int,
     page_size: int,
 ) -> dict[str, Any]:
-    """RUN_PAGE's parameters: no ``run``, the current one; ``archived`` messages too."""
+    """RUN_PAGE's parameters: no ``run``, the current one; ``archived`` messages too;
+    ``live``: only published ones."""
     offset = (max(page, 1) - 1) * page_size
     return {"account": account_id, "campaign": campaign_id, "run": run, "archived": archived,
-            "status": status, "limit": page_size, "offset": offset}  # fmt: skip
+            "live": live, "limit": page_size, "offset": offset}  # fmt: skip
 
 
 def page_of(
@@ -203,18 +205,23 @@ class ReadModels:
     ) -> Page[MessageRow] | None:
         """No run_number: the current run (active only unless asked); else that whole run."""
         archived = include_archived or run_number is not None
-        return self._page(account_id, campaign_id, run_number, archived, None, page, page_size)
+        return self._page(account_id, campaign_id, run_number, archived, False, page, page_size)
 
     def published_messages(
         self, account_id: UUID, campaign_id: UUID, *, page: int, page_size: int
     ) -> Page[MessageRow] | None:
-        return self._page(account_id, campaign_id, None, False, "Published", page, page_size)
+        """The current run's published messages, each with its live text (a draft of it
+        under review is not shown here until it is published in its turn)."""
+        found = self._page(account_id, campaign_id, None, False, True, page, page_size)
+        if found is None:
+            return None
+        return replace(found, items=[row.as_published() for row in found.items])
 
     def message_pages(
         self, account_id: UUID, campaign_id: UUID, *, page_size: int
     ) -> tuple[int, int] | None:
         """Total active messages of the current run, and how many pages of ``page_size``."""
-        found = self._page(account_id, campaign_id, None, False, None, page=1, page_size=0)
+        found = self._page(account_id, campaign_id, None, False, False, page=1, page_size=0)
         if found is None:
             return None
         return found.total, (found.total + page_size - 1) // page_size
@@ -225,12 +232,12 @@ class ReadModels:
         campaign_id: UUID,
         run: int | None,
         archived: bool,
-        status: str | None,
+        live: bool,
         page: int,
         page_size: int,
     ) -> Page[MessageRow] | None:
         params = page_params(account_id, campaign_id, run=run, archived=archived,
-                             status=status, page=page, page_size=page_size)  # fmt: skip
+                             live=live, page=page, page_size=page_size)  # fmt: skip
         with self._reading() as conn:
             rows = conn.execute(RUN_PAGE, params).fetchall()
         return page_of(rows, campaign_id, page=page, page_size=page_size)

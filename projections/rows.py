@@ -5,10 +5,12 @@ Timestamps are timezone-aware UTC datetimes; the API renders them as ISO-8601.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
+
+from domain.model import PUBLISHED
 
 T = TypeVar("T")
 
@@ -60,6 +62,19 @@ class MessageRow:
     archived_at: datetime | None
     created_at: datetime
     published_at: datetime | None
+    published_content: str | None  # the live text, while a draft of it is reviewed too
+
+    def as_published(self) -> MessageRow:
+        """The message as its recipients see it: its published text, even while a draft
+        of it is under review."""
+        return replace(
+            self,
+            content=self.published_content or "",
+            status=PUBLISHED.status,
+            review_status=PUBLISHED.review_status,
+            approval_stage=PUBLISHED.approval_stage,
+            error=None,
+        )
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,20 @@ MESSAGE_TABLE = Table(
         ("review_status", "text NOT NULL"), ("approval_stage", "text NOT NULL"),
         ("archive_reason", "text"), ("archived_at", "timestamptz"),
         ("created_at", "timestamptz NOT NULL"), ("published_at", "timestamptz"),
-        ("error", "text"),
+        ("error", "text"), ("published_content", "text"),
     ),
     # The primary key is the keyset-paging order: (campaign, run, segment_key).
     key=("campaign_id", "run_number", "segment_key"),
     options=" WITH (fillfactor = 60)",
-    added_columns=("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS error text",),
+    added_columns=(
+        "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS error text",
+        # Before drafts of published messages existed, a published message's live text
+        # was its content: filled in once, as the column is added.
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '{t}'::regclass"
+        " AND attname = 'published_content') THEN ALTER TABLE {t} ADD COLUMN published_content"
+        " text; UPDATE {t} SET published_content = content WHERE status = 'Published';"
+        " END IF; END $$",
+    ),
 )  # fmt: skip
 JOBS = "rm_jobs"
 JOB_TABLE = Table(

@@ -160,6 +160,9 @@ class MessageOut(BaseModel):
     archived_at: datetime | None
     created_at: datetime
     published_at: datetime | None
+    # The live text of a published message while a draft of it (``content``) is reviewed;
+    # the same as ``content`` once published; null before the message is first published.
+    published_content: str | None
 
 
 # ------------------------------------------------------------------ reruns

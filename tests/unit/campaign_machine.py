@@ -489,12 +489,10 @@ class CampaignMachine(RuleBasedStateMachine):
             error = errors.CampaignIsProcessing
         elif message is None:
             error = errors.MessageNotFound
-        elif (
-            message.status == MessageStatus.PUBLISHED
-            or message.segment_key in self.run.regenerating
-            or not content.strip()
-        ):
+        elif message.segment_key in self.run.regenerating or not content.strip():
             error = errors.InvalidMessageTransition
+        live = message.published_content if message is not None else None
+        status = self.campaign.status
         self.expect(
             error,
             lambda: self.campaign.edit(message_id=message_id, content=content, edited_by="ed"),
@@ -502,6 +500,11 @@ class CampaignMachine(RuleBasedStateMachine):
         if error is None:
             assert message is not None
             assert message.content == content
+            # A published message's edit is a draft: its live text stays, and so does a
+            # live campaign's status.
+            assert message.published_content == live
+            if status == CampaignStatus.PUBLISHED:
+                assert self.campaign.status == CampaignStatus.PUBLISHED
             assert message.status == MessageStatus.READY_FOR_REVIEW
             assert message.error is None
 
@@ -515,9 +518,8 @@ class CampaignMachine(RuleBasedStateMachine):
             error = errors.CampaignIsProcessing
         elif message is None:
             error = errors.MessageNotFound
-        elif message.status == MessageStatus.PUBLISHED:
-            error = errors.InvalidMessageTransition
         failed = message is not None and message.status == MessageStatus.GENERATION_FAILED
+        live = message.published_content if message is not None else None
         job_uid = self.expect(
             error,
             lambda: self.campaign.request_regeneration(message_id=message_id, requested_by="r"),
@@ -529,6 +531,7 @@ class CampaignMachine(RuleBasedStateMachine):
             assert message.segment_key in self.campaign.pending_generations()
             # A failed message has nothing to approve until new content arrives.
             assert (message.status == MessageStatus.GENERATION_FAILED) == failed
+            assert message.published_content == live
 
     @precondition(lambda self: self.campaign is not None and self.run is not None)
     @rule(error=st.text(max_size=10))
@@ -552,13 +555,16 @@ class CampaignMachine(RuleBasedStateMachine):
             error = errors.GenerationFailedMessagesExist
             hypothesis_event("publish refused: generation failed")
         approved = [m for m in self.current_messages() if m.status == MessageStatus.APPROVED]
+        was_live = self.campaign.status == CampaignStatus.PUBLISHED
         published = self.expect(error, lambda: self.campaign.publish(published_by="pub"))
         if error is None:
             assert published == len(approved)
+            assert all(m.published_content == m.content for m in approved)
             everything = not self.run.regenerating and all(
                 m.status == MessageStatus.PUBLISHED for m in self.current_messages()
             )
-            assert (self.campaign.status == CampaignStatus.PUBLISHED) == everything
+            # A live campaign stays live while drafts of its messages wait for review.
+            assert (self.campaign.status == CampaignStatus.PUBLISHED) == (everything or was_live)
 
     @precondition(lambda self: self.campaign is not None and self.run is not None)
     @rule()
@@ -646,11 +652,18 @@ class CampaignMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.campaign is not None)
     @invariant()
-    def published_means_every_message_published(self) -> None:
+    def published_messages_keep_their_live_text(self) -> None:
         run = self.run
-        if run is not None and run.status == RunStatus.PUBLISHED:
-            assert not run.regenerating
-            assert all(m.status == MessageStatus.PUBLISHED for m in run.active_messages())
+        if run is None:
+            return
+        for message in run.messages.values():
+            # A published message serves its content; a draft of one keeps the live text.
+            if message.status == MessageStatus.PUBLISHED:
+                assert message.published_content == message.content
+        if run.status == RunStatus.PUBLISHED:
+            # Live: every message has a published text, drafts of some under review or not.
+            assert self.campaign.status == CampaignStatus.PUBLISHED
+            assert all(m.published_content is not None for m in run.active_messages())
 
     @precondition(lambda self: self.campaign is not None)
     @invariant()
@@ -715,6 +728,8 @@ class CampaignMachine(RuleBasedStateMachine):
                     **vars(message),
                     "content": message.content.replace("\x00", "\ufffd"),
                     "error": message.error and message.error.replace("\x00", "\ufffd"),
+                    "published_content": message.published_content
+                    and message.published_content.replace("\x00", "\ufffd"),
                 }
                 assert {field: message_row[field] for field in MESSAGE_FIELDS} == expected
         current = campaign.current_run

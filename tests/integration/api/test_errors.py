@@ -51,19 +51,18 @@ def test_initiate_on_unpublished_campaign_is_400(api: Api) -> None:
     error(response, 400, "Only Published campaigns can be rerun")
 
 
-def test_initiate_with_an_unpublished_current_message_is_400(api: Api) -> None:
-    # Unreachable through the commands (publishing a campaign publishes every message), so
-    # the state is written the way an import of legacy data could: a published campaign
-    # whose run still holds a message awaiting review.
-    api.define_fields("plan", "region")
-    group = api.group("g", [{"external_id": "x", "fields": {"plan": "a", "region": "b"}}])
-    campaign_id = UUID(str(api.create_campaign(group)["campaign_id"]))
-    container = container_of(api)
-    campaign = container.store.get_campaign(campaign_id)
-    campaign._campaign_published(run_number=1, published_by="legacy-import")
-    container.wait_for(container.store.save_campaign(campaign))
+def test_initiate_with_an_unpublished_current_message_is_400(
+    api: Api, published: tuple[str, str]
+) -> None:
+    # A live campaign holding a draft of one of its published messages.
+    campaign_id, group = published
+    run = api.ok("/v1/campaign/rerun/messages", {"campaign_id": campaign_id})["data"]
+    api.ok(
+        "/v1/campaign/messages/edit",
+        {"campaign_id": campaign_id, "message_id": run[0]["message_id"], "content": "Draft"},
+    )
 
-    response = api.post(INITIATE, {"campaign_id": str(campaign_id), "new_customer_group_id": group})
+    response = api.post(INITIATE, {"campaign_id": campaign_id, "new_customer_group_id": group})
 
     error(response, 400, "All campaign messages must be published before initiating a rerun")
 

@@ -176,6 +176,7 @@ def test_messages_are_paged_in_segment_key_order(api: Api) -> None:
         "archived_at",
         "created_at",
         "published_at",
+        "published_content",
     }
 
 

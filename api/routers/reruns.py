@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from api.deps import ContainerDep, PrincipalDep, ReadsDep, body, command
+from api.deps import ContainerDep, GateDep, PrincipalDep, ReadsDep, body, campaign_command
 from api.models import presenters
 from api.models.campaigns import CampaignRef, Initiate, JobRef, RunMessages
 from api.models.responses import (
@@ -59,37 +59,45 @@ async def messages(
     return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)
 
 
+# Commands on a campaign run in its turn, at most a few at once (api.gate).
 @router.post("/initiate", response_model=Envelope[RerunOut])
-def initiate(
+async def initiate(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[Initiate, body(Initiate)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    started = command(
+    started = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.initiate_rerun(
+        payload.campaign_id,
+        lambda context, status: container.commands.initiate_rerun(
             context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             new_customer_group_id=payload.new_customer_group_id,
             idempotency_key=idempotency_key,
+            settled_status=status,
         ),
     )
     return data(presenters.rerun(started))
 
 
 @router.post("/retry", response_model=Envelope[RetryOut])
-def retry(
+async def retry(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[CampaignRef, body(CampaignRef)],
 ) -> dict[str, Any]:
-    result = command(
+    result = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.retry(
+        payload.campaign_id,
+        lambda context, _status: container.commands.retry(
             context=context, account_id=principal.account_id, campaign_id=payload.campaign_id
         ),
     )

@@ -11,7 +11,7 @@ database is healthy) and all but one would then be refused anyway. So, per proce
 - at most ``heavy`` commands run at once (``heavy``), fewer than the pools hold, so a
   command never waits for a connection: it waits here, on the event loop, without a
   thread, a connection or a timeout;
-- at most ``uploads`` large bodies are parsed and written at once (``upload``).
+- at most ``uploads`` large bodies are read, parsed and written at once (``upload``).
 
 The waits are asyncio waits: a waiting request holds no worker thread. Several processes
 (replicas) each have their own gate; the event store's optimistic concurrency still

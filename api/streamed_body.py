@@ -105,13 +105,23 @@ def _top_level(text: str) -> Iterator[tuple[str, int | None, Any]]:
 
 
 class LargeBody(Generic[M]):
-    """A body read but not yet parsed; ``check`` it, then stream its ``items``."""
+    """A body to ``receive`` (in its turn: it may be 32 MiB), ``check``, then stream its
+    ``items``."""
 
-    def __init__(self, parser: StreamedBody, raw: bytes) -> None:
+    def __init__(self, parser: StreamedBody, request: Request | None, raw: bytes = b"") -> None:
         self._parser = parser
+        self._request = request
         self._raw = raw
         self._text = ""
         self._occurrences: Counter[str] = Counter()
+
+    async def receive(self) -> None:
+        assert self._request is not None
+        raw = await self._parser.read(self._request)
+        if raw is None:
+            self._parser.validate(b"{}")  # a missing required field answers 401
+            raw = b"{}"
+        self._raw, self._request = raw, None
 
     def check(self) -> M:
         """The model of the body's fields, each array given empty; raises its ApiError."""
@@ -161,15 +171,13 @@ class LargeBody(Generic[M]):
 
 class StreamedBody(JsonBody):
     """The dependency of a body whose ``field`` array may be large (``api.openapi``
-    documents its model as it does ``JsonBody``'s). Reads the body; parses nothing."""
+    documents its model as it does ``JsonBody``'s). Reads nothing yet: the route
+    ``receive``s the body in its turn, so bodies waiting for their turn are not held in
+    memory (uvicorn stops reading a connection whose body is not consumed)."""
 
     def __init__(self, model: type[BaseModel], field: str, limit: int) -> None:
         super().__init__(model, limit)
         self.field = field
 
     async def __call__(self, request: Request) -> Any:
-        raw = await self.read(request)
-        if raw is None:
-            self.validate(b"{}")  # a missing required field answers 401
-            raw = b"{}"
-        return LargeBody(self, raw)
+        return LargeBody(self, request)

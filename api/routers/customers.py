@@ -37,7 +37,7 @@ UploadBody = Annotated[
 async def upload(
     principal: PrincipalDep, container: ContainerDep, gate: GateDep, payload: UploadBody
 ) -> dict[str, Any]:
-    """Rows are parsed and written one at a time, a few uploads at once (api.gate)."""
+    """Rows are parsed and written one at a time, one upload at a time (api.gate)."""
 
     def check_and_write() -> UploadResult:
         rows = payload.check()
@@ -46,6 +46,7 @@ async def upload(
         )
 
     async with gate.upload():
+        await payload.receive()
         result = await run_in_threadpool(check_and_write)
     return data(presenters.upload(result))
 

@@ -40,7 +40,7 @@ def peak_allocated(work: Callable[[], Any]) -> tuple[Any, int]:
 def test_the_rows_of_a_body_are_decoded_one_at_a_time() -> None:
     raw = upload_body(ROWS)
     body: LargeBody[CustomersUpload] = LargeBody(
-        StreamedBody(CustomersUpload, "customers", UPLOAD_LIMIT), raw
+        StreamedBody(CustomersUpload, "customers", UPLOAD_LIMIT), None, raw
     )
 
     def check_and_stream() -> tuple[bool, int, Any]:

@@ -62,6 +62,7 @@ def free_port() -> int:
 def serve(db: ConnectionInfo, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGESCRIBE_")}
     env.update(DATABASE_URL=database_url(db), NUDGESCRIBE_DATA_DIR=str(data_dir))
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # as the Dockerfile runs the server
     env["PYTHONPATH"] = str(ROOT)
     port = free_port()
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from api.deps import ContainerDep, GateDep, PrincipalDep, ReadsDep, body, campaign_command
 from api.models import presenters
@@ -18,7 +20,7 @@ from api.models.responses import (
     RetryOut,
     RunHistoryOut,
 )
-from api.responses import data, page_of
+from api.responses import data, page_of, validated
 from api.routers.campaigns import IdempotencyKey
 from application.errors import JobNotFound
 from domain.errors import CampaignNotFound
@@ -67,7 +69,7 @@ async def initiate(
     gate: GateDep,
     payload: Annotated[Initiate, body(Initiate)],
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Response:
     started = await campaign_command(
         container,
         gate,
@@ -82,7 +84,8 @@ async def initiate(
             settled_status=status,
         ),
     )
-    return data(presenters.rerun(started))
+    answer = data(presenters.rerun(started))  # every segment, matched, new or orphaned
+    return await run_in_threadpool(validated, Envelope[RerunOut], answer)
 
 
 @router.post("/retry", response_model=Envelope[RetryOut])

@@ -93,7 +93,7 @@ def hostile(api: Api, pid: int, *, segments: int, initiates: int, uploads: int) 
     campaign_id, group = large_campaign(api, segments)
     print(f"  ready in {time.monotonic() - began:.0f} s; building {uploads} upload bodies")
     bodies = [upload_body(tag) for tag in range(uploads)]
-    print(f"  {len(bodies[0]) / (1 << 20):.1f} MiB each")
+    print(f"  {max(map(len, bodies), default=0) / (1 << 20):.1f} MiB each")
     headers = {**api.headers(), "content-type": "application/json"}
     initiate = {"campaign_id": campaign_id, "new_customer_group_id": group}
     reads = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,12 +11,17 @@ from starlette.concurrency import run_in_threadpool
 
 from api.container import Container, build_container
 from api.errors import install_error_handlers
+from api.gate import Gate
 from api.metrics import Metrics
 from api.middleware import RequestMiddleware
 from api.openapi import install_openapi
 from api.routers import ROUTERS
 from application.settings import Settings
 from projections.async_reads import open_async_read_models
+
+# Each holds its body (up to 32 MiB) while it is read, parsed and written; parsing is
+# Python work under the GIL, so a second one at once would only add its memory.
+UPLOADS_AT_ONCE = 1
 
 
 def create_app(
@@ -67,7 +73,11 @@ def create_app(
 @asynccontextmanager
 async def hot_reads(app: FastAPI, container: Container) -> AsyncIterator[None]:
     """The asyncio pool of the hot reads: opened in this app's event loop (an asyncio pool
-    belongs to one loop), so it lives on the app, not on the shared container."""
+    belongs to one loop), so it lives on the app, not on the shared container; so does
+    the gate of the heavy requests. At most ``pool_size`` heavy commands run at once:
+    each holds at most one connection of the event store's pool (twice that size) and
+    one of the content pool (twice that size), leaving the rest to reads."""
+    app.state.gate = Gate(heavy=container.settings.pool_size, uploads=UPLOADS_AT_ONCE)
     app.state.reads = await open_async_read_models(
         container.connection.conninfo(), max_size=container.settings.pool_size
     )
@@ -78,5 +88,11 @@ async def hot_reads(app: FastAPI, container: Container) -> AsyncIterator[None]:
 
 
 def app_from_environment() -> FastAPI:
-    """For ``uvicorn --factory``: settings from the environment, processor run elsewhere."""
+    """For ``uvicorn --factory``: settings from the environment, processor run elsewhere.
+
+    Worker threads (an upload being parsed, an aggregate being loaded, the processor) hold
+    the GIL in turns of the switch interval, and the event loop waits a turn each time it
+    needs it back, several times per request: 1 ms turns instead of the default 5 keep
+    the reads quick while heavy work runs."""
+    sys.setswitchinterval(0.001)
     return create_app(Settings())

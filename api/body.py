@@ -31,6 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 JSON_LIMIT = 1 << 20  # 1 MiB
 UPLOAD_LIMIT = 32 << 20  # customer uploads and group membership lists
 MAX_STRING = 10_000  # characters, any key or string anywhere in a body
+UNPAIRED_SURROGATE = "unpaired surrogate escapes are not allowed"
 
 NOT_FOUND_WHEN_MALFORMED: dict[str, type[NotFound]] = {
     "campaign_id": CampaignNotFound,
@@ -62,16 +63,23 @@ class JsonBody:
         self.limit = limit
 
     async def __call__(self, request: Request) -> Any:
-        raw = await read_limited(request, self.limit)
-        if not raw.strip(JSON_WHITESPACE):
+        raw = await self.read(request)
+        if raw is None:
             return self.validate(b"{}")  # no body: every field takes its default or is missing
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            raise ApiError(415, "Content-Type must be application/json", "unsupported_media_type")
         parsed = strict_json(raw)
         model = self.validate(raw)  # missing fields and malformed ids answer first (401, 404)
         check_strings(parsed)
         return model
+
+    async def read(self, request: Request) -> bytes | None:
+        """The body within the limit, of JSON's media type; None when there is none."""
+        raw = await read_limited(request, self.limit)
+        if not raw.strip(JSON_WHITESPACE):
+            return None
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(415, "Content-Type must be application/json", "unsupported_media_type")
+        return raw
 
     def validate(self, raw: bytes) -> Any:
         try:
@@ -96,11 +104,15 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(raw)
 
 
+def invalid_json() -> ApiError:
+    return bad_request("Request body is not valid JSON", "invalid_json")
+
+
 def strict_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise bad_request("Request body is not valid JSON", "invalid_json") from None
+        raise invalid_json() from None
 
 
 def check_strings(parsed: Any) -> None:
@@ -133,6 +145,13 @@ def _string_problem(text: str, where: tuple[Any, ...]) -> tuple[tuple[Any, ...],
         return where, "NUL characters are not allowed"
     if len(text) > MAX_STRING:
         return where, f"strings are limited to {MAX_STRING} characters"
+    if not text.isascii():
+        # An unpaired surrogate escape ("\ud800"): orjson refuses it as invalid JSON,
+        # the standard library's decoder (api.streamed_body) lets it through.
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return where, UNPAIRED_SURROGATE
     return None
 
 
@@ -140,7 +159,7 @@ def translate(error: ValidationError, model: type[BaseModel]) -> Exception:
     problems = error.errors(include_url=False)
     for problem in problems:
         if problem["type"] == "json_invalid":
-            return bad_request("Request body is not valid JSON", "invalid_json")
+            return invalid_json()
         if not problem["loc"]:
             return bad_request("Request body must be a JSON object", "invalid_body")
     if any(_is_missing(problem, model) for problem in problems):

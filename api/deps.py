@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import AccountNotCached, Principal, authenticate_request
 from api.body import JSON_LIMIT, json_body
 from api.container import Container
+from api.gate import Gate
 from api.observability import correlation_scope
 from application.metadata import CommandContext
 from projections.async_reads import AsyncReadModels
@@ -35,6 +37,14 @@ async def get_reads(request: Request) -> AsyncReadModels:
 
 
 ReadsDep = Annotated[AsyncReadModels, Depends(get_reads)]
+
+
+async def get_gate(request: Request) -> Gate:
+    gate: Gate = request.app.state.gate
+    return gate
+
+
+GateDep = Annotated[Gate, Depends(get_gate)]
 
 
 async def get_principal(request: Request, container: ContainerDep) -> Principal:
@@ -69,4 +79,37 @@ def command(container: Container, principal: Principal, run: Callable[[CommandCo
     with correlation_scope(context.correlation_id):
         result = run(context)
     container.wait_for(getattr(result, "position", None))
+    return result
+
+
+async def campaign_command(
+    container: Container,
+    gate: Gate,
+    principal: Principal,
+    campaign_id: UUID,
+    run: Callable[[CommandContext, str | None], T],
+) -> T:
+    """``command`` in the campaign's turn (``api.gate``): ``run`` is also given the status
+    the read models show once the previous command on the campaign was answered (None
+    when they do not show the campaign), to refuse from it before loading the aggregate."""
+
+    def settled_status() -> str | None:
+        row = container.read_models.campaign(principal.account_id, campaign_id)
+        return row.status if row else None
+
+    def decide(status: str | None) -> T:
+        with correlation_scope(context.correlation_id):
+            return run(context, status)
+
+    context = principal.context()
+    # Read once before the turn too: with the database down, every command queued on
+    # the campaign would otherwise wait out the pool's timeout in turn (3 s each), where
+    # this answers each 503 within one timeout, in parallel.
+    await run_in_threadpool(settled_status)
+    async with gate.campaign(campaign_id):
+        status = await run_in_threadpool(settled_status)
+        async with gate.heavy():
+            result = await run_in_threadpool(decide, status)
+        # Still in the campaign's turn: the next command reads a status that includes this one.
+        await run_in_threadpool(container.wait_for, getattr(result, "position", None))
     return result

@@ -30,7 +30,12 @@ from application.metadata import NO_CONTEXT, CommandContext
 from application.recorder import SameTransactionWrite
 from application.results import CommandResult, RunStartedResult
 from application.store import CampaignStore, IntegrityError
-from domain.campaign import SUPPORTED_PROVIDERS, Campaign
+from domain.campaign import (
+    SUPPORTED_PROVIDERS,
+    Campaign,
+    require_not_processing,
+    require_published,
+)
 from domain.errors import CampaignNotFound
 from domain.segments import Comparison, Segment
 
@@ -42,6 +47,12 @@ log = logging.getLogger("nudgescribe.commands")
 class CampaignCommands:
     """Each command is given the ``context`` it runs in (who, from where, a correlation
     id), stored as the metadata of the events it saves.
+
+    The commands on an existing campaign may be given its ``settled_status``: the status
+    the read models show once every earlier command on it was answered (the API reads it
+    in the campaign's turn, ``api.gate``). From a status its rule refuses, the command is
+    refused before the aggregate is loaded, with the aggregate's own rule and message; a
+    status the rule accepts decides nothing, the loaded aggregate does.
 
     ``providers``: the generators this server has (``configured_providers`` of its
     settings, passed by the composition root); create refuses a campaign asking for
@@ -248,6 +259,7 @@ class CampaignCommands:
         new_customer_group_id: UUID,
         idempotency_key: str | None = None,
         context: CommandContext = NO_CONTEXT,
+        settled_status: str | None = None,
     ) -> RunStartedResult:
         """Start the next run, archive the previous one and queue the job: one atomic save."""
         fingerprint = request_hash(
@@ -260,7 +272,7 @@ class CampaignCommands:
             idempotency_key,
             fingerprint,
             lambda claim: self._initiate(
-                account_id, campaign_id, new_customer_group_id, context, claim
+                account_id, campaign_id, new_customer_group_id, context, claim, settled_status
             ),
         )
 
@@ -271,7 +283,11 @@ class CampaignCommands:
         new_customer_group_id: UUID,
         context: CommandContext,
         claim: Claim | None,
+        settled_status: str | None,
     ) -> RunStartedResult:
+        # After the idempotency claim: a repeated request answers its first result.
+        if settled_status is not None:
+            require_published(campaign_id, settled_status)
         # 404 before looking at the group; the first attempt decides on this load (a
         # 10,000-segment campaign takes a few hundred ms to load), a retry reloads.
         loaded = [self.load(account_id, campaign_id)]
@@ -324,7 +340,12 @@ class CampaignCommands:
         campaign_id: UUID,
         context: CommandContext,
         decide: Callable[[Campaign], int],
+        settled_status: str | None = None,
     ) -> CommandResult:
+        """A review-side command: each refuses a campaign that is processing."""
+        if settled_status is not None:
+            require_not_processing(campaign_id, settled_status)
+
         def attempt() -> CommandResult:
             campaign = self.load(account_id, campaign_id)
             count = decide(campaign)
@@ -343,6 +364,7 @@ class CampaignCommands:
         decision: str,
         comment: str | None = None,
         context: CommandContext = NO_CONTEXT,
+        settled_status: str | None = None,
     ) -> CommandResult:
         user_id, _ = self._user(context)
         return self._change(
@@ -352,6 +374,7 @@ class CampaignCommands:
             lambda c: c.review(
                 message_ids=message_ids, decision=decision, reviewed_by=user_id, comment=comment
             ),
+            settled_status,
         )
 
     def edit(
@@ -362,6 +385,7 @@ class CampaignCommands:
         message_id: UUID,
         content: str,
         context: CommandContext = NO_CONTEXT,
+        settled_status: str | None = None,
     ) -> CommandResult:
         user_id, _ = self._user(context)
 
@@ -369,7 +393,7 @@ class CampaignCommands:
             c.edit(message_id=message_id, content=content, edited_by=user_id)
             return 1
 
-        return self._change(account_id, campaign_id, context, decide)
+        return self._change(account_id, campaign_id, context, decide, settled_status)
 
     def regenerate(
         self,
@@ -378,6 +402,7 @@ class CampaignCommands:
         campaign_id: UUID,
         message_id: UUID,
         context: CommandContext = NO_CONTEXT,
+        settled_status: str | None = None,
     ) -> CommandResult:
         user_id, _ = self._user(context)
 
@@ -385,14 +410,23 @@ class CampaignCommands:
             c.request_regeneration(message_id=message_id, requested_by=user_id)
             return 1
 
-        return self._change(account_id, campaign_id, context, decide)
+        return self._change(account_id, campaign_id, context, decide, settled_status)
 
     def publish(
-        self, *, account_id: UUID, campaign_id: UUID, context: CommandContext = NO_CONTEXT
+        self,
+        *,
+        account_id: UUID,
+        campaign_id: UUID,
+        context: CommandContext = NO_CONTEXT,
+        settled_status: str | None = None,
     ) -> CommandResult:
         user_id, _ = self._user(context)
         return self._change(
-            account_id, campaign_id, context, lambda c: c.publish(published_by=user_id)
+            account_id,
+            campaign_id,
+            context,
+            lambda c: c.publish(published_by=user_id),
+            settled_status,
         )
 
     def retry(

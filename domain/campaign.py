@@ -47,6 +47,21 @@ def template_variables(template: str) -> set[str]:
     return {normalise_name(name) for name in TEMPLATE_VARIABLE.findall(template)}
 
 
+# The status rules of the commands, given the status alone: the aggregate applies them to
+# its own status, and the API to the status the read models show, to refuse a command
+# before loading the aggregate (application.campaigns, ``settled_status``).
+def require_published(campaign_id: UUID, status: str) -> None:
+    """Only a Published campaign can be rerun."""
+    if status != CampaignStatus.PUBLISHED:
+        raise errors.CampaignNotPublished(campaign_id)
+
+
+def require_not_processing(campaign_id: UUID, status: str) -> None:
+    """Reviews, edits, regenerations and publishing wait for the run to finish."""
+    if status == CampaignStatus.PROCESSING:
+        raise errors.CampaignIsProcessing(campaign_id)
+
+
 class Campaign(Aggregate):
     # Annotating ``id`` lets callers choose the campaign id (an idempotent create needs
     # to know it before the first save); Campaign.create always passes one.
@@ -172,8 +187,7 @@ class Campaign(Aggregate):
 
     # ------------------------------------------------------------------ guards
     def check_is_published(self) -> None:
-        if self.status != CampaignStatus.PUBLISHED:
-            raise errors.CampaignNotPublished(self.id)
+        require_published(self.id, self.status)
 
     def check_all_messages_published(self) -> None:
         run = self.current_run
@@ -181,8 +195,7 @@ class Campaign(Aggregate):
             raise errors.UnpublishedMessagesExist(self.id)
 
     def check_not_processing(self) -> None:
-        if self.status == CampaignStatus.PROCESSING:
-            raise errors.CampaignIsProcessing(self.id)
+        require_not_processing(self.id, self.status)
 
     def check_archive_target(self, run_number: int) -> None:
         if run_number == self.current_run_number:

@@ -85,7 +85,11 @@ def job(row: JobRow) -> dict[str, Any]:
 
 
 def upload(result: UploadResult) -> dict[str, Any]:
-    return {"accepted": result.accepted, "rejected": [asdict(r) for r in result.rejected]}
+    return {
+        "accepted": result.accepted,
+        "rejected_count": result.rejected_count,
+        "rejected": [asdict(r) for r in result.rejected],
+    }
 
 
 def groups(items: Iterable[GroupSummary]) -> list[dict[str, Any]]:

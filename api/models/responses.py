@@ -75,7 +75,10 @@ class RejectedRowOut(BaseModel):
 
 class UploadOut(BaseModel):
     accepted: int
-    rejected: list[RejectedRowOut]
+    rejected_count: int = Field(description="How many rows were rejected, all of them")
+    rejected: list[RejectedRowOut] = Field(
+        description="The first 1,000 rejected rows, in the order they were sent"
+    )
 
 
 class Counted(BaseModel):

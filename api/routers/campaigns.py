@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ContainerDep, PrincipalDep, body, command
+from api.deps import ContainerDep, GateDep, PrincipalDep, body, command
 from api.errors import bad_request
 from api.models import presenters
 from api.models.campaigns import CampaignCreate, CampaignList
@@ -36,9 +37,10 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 @router.post("/create", response_model=Envelope[CampaignStarted])
-def create(
+async def create(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[CampaignCreate, body(CampaignCreate)],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
@@ -46,19 +48,21 @@ def create(
     is certain to fail: a provider this server has no endpoint for
     (`provider_not_configured`), or a template that renders an empty or over-long message,
     by its fixed text alone or for a segment the group holds (`template_cannot_render`)."""
-    started = command(
-        container,
-        principal,
-        lambda context: container.commands.create(
-            context=context,
-            account_id=principal.account_id,
-            name=payload.name,
-            customer_group_id=payload.customer_group_id,
-            segment_variables=payload.segment_variables,
-            ai_config=payload.ai_config,
-            idempotency_key=idempotency_key,
-        ),
-    )
+    async with gate.heavy():  # segments of the whole group, like a rerun's
+        started = await run_in_threadpool(
+            command,
+            container,
+            principal,
+            lambda context: container.commands.create(
+                context=context,
+                account_id=principal.account_id,
+                name=payload.name,
+                customer_group_id=payload.customer_group_id,
+                segment_variables=payload.segment_variables,
+                ai_config=payload.ai_config,
+                idempotency_key=idempotency_key,
+            ),
+        )
     return data(
         {
             "campaign_id": started.campaign_id,

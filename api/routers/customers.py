@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 
 from api.body import UPLOAD_LIMIT
-from api.deps import ContainerDep, PrincipalDep, body
+from api.deps import ContainerDep, GateDep, PrincipalDep, body
 from api.models import presenters
 from api.models.common import PageSize, Paging
 from api.models.content import CustomersDelete, CustomersUpload
@@ -21,19 +22,32 @@ from api.models.responses import (
     UploadOut,
 )
 from api.responses import data, page_of
+from api.streamed_body import LargeBody, StreamedBody
+from application.content.customers import UploadResult
 
 router = APIRouter(prefix="/v1/customers", tags=["Customers"])
 
 
+UploadBody = Annotated[
+    LargeBody[CustomersUpload], Depends(StreamedBody(CustomersUpload, "customers", UPLOAD_LIMIT))
+]
+
+
 @router.post("/upload", response_model=Envelope[UploadOut])
-def upload(
-    principal: PrincipalDep,
-    container: ContainerDep,
-    payload: Annotated[CustomersUpload, body(CustomersUpload, UPLOAD_LIMIT)],
+async def upload(
+    principal: PrincipalDep, container: ContainerDep, gate: GateDep, payload: UploadBody
 ) -> dict[str, Any]:
-    result = container.customers.upload(
-        principal.account_id, payload.customers, validate_only=payload.validate_only
-    )
+    """Rows are parsed and written one at a time, one upload at a time (api.gate)."""
+
+    def check_and_write() -> UploadResult:
+        rows = payload.check()
+        return container.customers.upload(
+            principal.account_id, payload.items(), validate_only=rows.validate_only
+        )
+
+    async with gate.upload():
+        await payload.receive()
+        result = await run_in_threadpool(check_and_write)
     return data(presenters.upload(result))
 
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from api.container import Container
-from api.deps import ContainerDep, PrincipalDep, body, command
+from api.deps import ContainerDep, GateDep, PrincipalDep, body, campaign_command
 from api.errors import missing_fields
 from api.models.campaigns import (
     CampaignRef,
@@ -40,89 +41,111 @@ def campaign_status(container: Container, account_id: UUID, campaign_id: UUID) -
 
 
 @router.post("/review", response_model=Envelope[Reviewed])
-def review(
+async def review(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[Review, body(Review)],
 ) -> dict[str, Any]:
     if payload.message_ids is None and not payload.all:
         raise missing_fields()
-    result = command(
+    result = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.review(
+        payload.campaign_id,
+        lambda context, status: container.commands.review(
             context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             message_ids=None if payload.all else payload.message_ids,
             decision=payload.decision,
             comment=payload.comment,
+            settled_status=status,
         ),
     )
     return data(
         {
             "reviewed": result.count,
-            "campaign_status": campaign_status(container, principal.account_id, result.campaign_id),
+            "campaign_status": await run_in_threadpool(
+                campaign_status, container, principal.account_id, result.campaign_id
+            ),
         }
     )
 
 
 @router.post("/edit", response_model=Envelope[Edited])
-def edit(
+async def edit(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[Edit, body(Edit)],
 ) -> dict[str, Any]:
-    command(
+    await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.edit(
+        payload.campaign_id,
+        lambda context, status: container.commands.edit(
             context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             message_id=payload.message_id,
             content=payload.content,
+            settled_status=status,
         ),
     )
     return data({"message_id": payload.message_id, "status": "Ready for review"})
 
 
 @router.post("/regenerate", response_model=Envelope[RegenerationQueued])
-def regenerate(
+async def regenerate(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[MessageRef, body(MessageRef)],
 ) -> dict[str, Any]:
-    result = command(
+    result = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.regenerate(
+        payload.campaign_id,
+        lambda context, status: container.commands.regenerate(
             context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             message_id=payload.message_id,
+            settled_status=status,
         ),
     )
     return data({"message_id": payload.message_id, "queued": True, "job_uid": result.job_uid})
 
 
 @router.post("/publish", response_model=Envelope[Published])
-def publish(
+async def publish(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[CampaignRef, body(CampaignRef)],
 ) -> dict[str, Any]:
-    result = command(
+    result = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.publish(
-            context=context, account_id=principal.account_id, campaign_id=payload.campaign_id
+        payload.campaign_id,
+        lambda context, status: container.commands.publish(
+            context=context,
+            account_id=principal.account_id,
+            campaign_id=payload.campaign_id,
+            settled_status=status,
         ),
     )
     return data(
         {
             "published": result.count,
-            "campaign_status": campaign_status(container, principal.account_id, result.campaign_id),
+            "campaign_status": await run_in_threadpool(
+                campaign_status, container, principal.account_id, result.campaign_id
+            ),
         }
     )
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
-from api.deps import ContainerDep, PrincipalDep, ReadsDep, body, command
+from api.deps import ContainerDep, GateDep, PrincipalDep, ReadsDep, body, campaign_command
 from api.models import presenters
 from api.models.campaigns import CampaignRef, Initiate, JobRef, RunMessages
 from api.models.responses import (
@@ -18,7 +20,7 @@ from api.models.responses import (
     RetryOut,
     RunHistoryOut,
 )
-from api.responses import data, page_of
+from api.responses import data, page_of, validated
 from api.routers.campaigns import IdempotencyKey
 from application.errors import JobNotFound
 from domain.errors import CampaignNotFound
@@ -59,37 +61,46 @@ async def messages(
     return page_of(found.items, page=found.page, page_size=found.page_size, total=found.total)
 
 
+# Commands on a campaign run in its turn, at most a few at once (api.gate).
 @router.post("/initiate", response_model=Envelope[RerunOut])
-def initiate(
+async def initiate(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[Initiate, body(Initiate)],
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
-    started = command(
+) -> Response:
+    started = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.initiate_rerun(
+        payload.campaign_id,
+        lambda context, status: container.commands.initiate_rerun(
             context=context,
             account_id=principal.account_id,
             campaign_id=payload.campaign_id,
             new_customer_group_id=payload.new_customer_group_id,
             idempotency_key=idempotency_key,
+            settled_status=status,
         ),
     )
-    return data(presenters.rerun(started))
+    answer = data(presenters.rerun(started))  # every segment, matched, new or orphaned
+    return await run_in_threadpool(validated, Envelope[RerunOut], answer)
 
 
 @router.post("/retry", response_model=Envelope[RetryOut])
-def retry(
+async def retry(
     principal: PrincipalDep,
     container: ContainerDep,
+    gate: GateDep,
     payload: Annotated[CampaignRef, body(CampaignRef)],
 ) -> dict[str, Any]:
-    result = command(
+    result = await campaign_command(
         container,
+        gate,
         principal,
-        lambda context: container.commands.retry(
+        payload.campaign_id,
+        lambda context, _status: container.commands.retry(
             context=context, account_id=principal.account_id, campaign_id=payload.campaign_id
         ),
     )

@@ -1,13 +1,16 @@
 """Customers: upload with per-row validation (upsert by external_id), paging, deletion.
 
-Valid rows are streamed with COPY into a temporary table and merged with one
-``INSERT ... ON CONFLICT``, so an upload of a hundred thousand rows is a few statements.
+An upload takes its rows as a stream and keeps none of them: each is validated and
+written with COPY into a temporary table as it comes, then all are merged with one
+``INSERT ... ON CONFLICT``, so an upload of half a million rows is a few statements and
+holds one row at a time. Of the rejected rows the answer lists the first
+``REJECTED_LISTED`` and counts them all.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,10 +38,27 @@ class RejectedRow:
     errors: list[str]
 
 
-@dataclass(frozen=True)
+REJECTED_LISTED = 1_000
+
+
+@dataclass
 class UploadResult:
-    accepted: int
-    rejected: list[RejectedRow] = field(default_factory=list)
+    accepted: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)  # the first REJECTED_LISTED
+    rejected_count: int = 0
+
+    def take(self, index: int, row: object, fields: Mapping[str, CustomerField]) -> bytes | None:
+        """Count ``row`` in; its fields as JSON when it is accepted, else None."""
+        errors = row_errors(row, fields)
+        if errors:
+            self.rejected_count += 1
+            if len(self.rejected) < REJECTED_LISTED:
+                external_id = row.get("external_id") if isinstance(row, dict) else None
+                self.rejected.append(RejectedRow(index, _echoed(external_id), errors))
+            return None
+        assert isinstance(row, dict)
+        self.accepted += 1
+        return orjson.dumps({k: v for k, v in row.get("fields", {}).items() if v is not None})
 
 
 def row_errors(row: object, fields: Mapping[str, CustomerField]) -> list[str]:
@@ -85,25 +105,15 @@ class Customers:
         self.fields = CustomerFields(pool)
 
     def upload(
-        self, account_id: UUID, rows: Sequence[object], *, validate_only: bool = False
+        self, account_id: UUID, rows: Iterable[object], *, validate_only: bool = False
     ) -> UploadResult:
+        """``rows`` are consumed once, in order; a row's index is its place among them."""
         fields = {f.name: f for f in self.fields.all(account_id)}
-        rejected: list[RejectedRow] = []
-        accepted: list[tuple[int, str, bytes]] = []
-        for index, row in enumerate(rows):
-            errors = row_errors(row, fields)
-            if errors:
-                external_id = row.get("external_id") if isinstance(row, dict) else None
-                rejected.append(RejectedRow(index, _echoed(external_id), errors))
-            else:
-                assert isinstance(row, dict)
-                values = {k: v for k, v in row.get("fields", {}).items() if v is not None}
-                accepted.append((index, row["external_id"], orjson.dumps(values)))
-        if accepted and not validate_only:
-            self._upsert(account_id, accepted)
-        return UploadResult(len(accepted), rejected)
-
-    def _upsert(self, account_id: UUID, rows: list[tuple[int, str, bytes]]) -> None:
+        result = UploadResult()
+        if validate_only:
+            for index, row in enumerate(rows):
+                result.take(index, row, fields)
+            return result
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
                 "CREATE TEMPORARY TABLE upload (ordinal int, external_id text, fields jsonb) "
@@ -111,8 +121,13 @@ class Customers:
             )
             with conn.cursor() as cur:
                 with cur.copy("COPY upload (ordinal, external_id, fields) FROM STDIN") as copy:
-                    for ordinal, external_id, values in rows:
-                        copy.write_row((ordinal, external_id, values.decode()))
+                    for index, row in enumerate(rows):
+                        values = result.take(index, row, fields)
+                        if values is not None:
+                            assert isinstance(row, dict)
+                            copy.write_row((index, row["external_id"], values.decode()))
+                if not result.accepted:
+                    return result
                 # The last row of an external_id wins, as if the rows were sent one by one.
                 cur.execute(
                     "INSERT INTO customers (account_id, external_id, fields) "
@@ -122,6 +137,7 @@ class Customers:
                     "SET fields = EXCLUDED.fields, updated_at = now()",
                     (account_id,),
                 )
+        return result
 
     def page(self, account_id: UUID, page: int, page_size: int) -> tuple[list[Customer], int]:
         with self.pool.connection() as conn:

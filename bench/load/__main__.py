@@ -10,6 +10,8 @@ every segment matches and the rerun is ready to publish as soon as it is process
 400 "Only Published campaigns can be rerun" or a 409 is the expected answer to a client
 that raced another. Reports requests/s, p50/p99 per route and answers by status; exits 1
 on any 5xx.
+
+``--hostile`` runs the hostile mix of ``bench.load.hostile`` instead.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if str(ROOT) not in sys.path:
 
 from application.content.accounts import Accounts  # noqa: E402
 from application.database import ConnectionInfo, open_pool  # noqa: E402
+from bench.load import hostile  # noqa: E402
 from tests.api_client import Api, customers  # noqa: E402
 from tests.dbserver import server_url, throwaway_database  # noqa: E402
 from tests.fakes.processes import database_url  # noqa: E402
@@ -59,6 +62,7 @@ def free_port() -> int:
 def serve(db: ConnectionInfo, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGESCRIBE_")}
     env.update(DATABASE_URL=database_url(db), NUDGESCRIBE_DATA_DIR=str(data_dir))
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # as the Dockerfile runs the server
     env["PYTHONPATH"] = str(ROOT)
     port = free_port()
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115
@@ -160,6 +164,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--campaigns", type=int, default=8)
+    parser.add_argument("--hostile", action="store_true", help="the hostile mix instead")
+    parser.add_argument("--segments", type=int, default=20_000, help="(hostile)")
+    parser.add_argument("--initiates", type=int, default=50, help="(hostile)")
+    parser.add_argument("--uploads", type=int, default=5, help="(hostile)")
     args = parser.parse_args()
     where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded server"
     with (
@@ -169,12 +177,17 @@ def main() -> int:
     ):
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        with serve(db, data_dir) as (base_url, _):
+        with serve(db, data_dir) as (base_url, process):
             pool = open_pool(db, max_size=1, name="load")
             account = Accounts(pool).create("Load")
             pool.close()
             api_code = (data_dir / "api_code").read_text().strip()
             secret = (data_dir / "jwt_secret").read_text().strip()
+            if args.hostile:
+                with httpx.Client(base_url=base_url, timeout=600) as http:
+                    api = Api(http, api_code, account.account_id, secret)  # type: ignore[arg-type]
+                    print(f"load on {where}")
+                    return hostile.run(api, process.pid, args)
             limits = httpx.Limits(max_connections=args.clients + 2)
             with httpx.Client(base_url=base_url, timeout=30, limits=limits) as http:
                 api = Api(http, api_code, account.account_id, secret)  # type: ignore[arg-type]

@@ -85,7 +85,7 @@ def test_upload_upserts_by_external_id_and_validate_only_changes_nothing(api: Ap
         ]
     )
 
-    assert checked == {"accepted": 1, "rejected": []}
+    assert checked == {"accepted": 1, "rejected_count": 0, "rejected": []}
     listed = {c["external_id"]: c["fields"] for c in api.ok("/v1/customers/list", {})["data"]}
     assert listed == {"u1": {"plan": "silver"}, "u2": {"plan": "last wins"}}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -88,11 +87,5 @@ async def hot_reads(app: FastAPI, container: Container) -> AsyncIterator[None]:
 
 
 def app_from_environment() -> FastAPI:
-    """For ``uvicorn --factory``: settings from the environment, processor run elsewhere.
-
-    Worker threads (an upload being parsed, an aggregate being loaded, the processor) hold
-    the GIL in turns of the switch interval, and the event loop waits a turn each time it
-    needs it back, several times per request: 1 ms turns instead of the default 5 keep
-    the reads quick while heavy work runs."""
-    sys.setswitchinterval(0.001)
+    """For ``uvicorn --factory``: settings from the environment, processor run elsewhere."""
     return create_app(Settings())

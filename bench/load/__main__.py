@@ -59,20 +59,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db: ConnectionInfo, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve(
+    db: ConnectionInfo, data_dir: Path, processor_apart: bool = False
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``processor_apart``: ``serve --no-processor`` plus a ``nudgescribe processor`` process,
+    as docker-compose deploys them, so the processor's work leaves the API's interpreter."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGESCRIBE_")}
     env.update(DATABASE_URL=database_url(db), NUDGESCRIBE_DATA_DIR=str(data_dir))
     env.setdefault("MALLOC_ARENA_MAX", "2")  # as the Dockerfile runs the server
     env["PYTHONPATH"] = str(ROOT)
     port = free_port()
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        command + (["--no-processor"] if processor_apart else []),
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    others: list[subprocess.Popen[bytes]] = []
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -84,10 +90,21 @@ def serve(db: ConnectionInfo, data_dir: Path) -> Iterator[tuple[str, subprocess.
                 time.sleep(0.2)
         if process.poll() is not None:
             raise SystemExit((data_dir / "serve.log").read_text())
+        if processor_apart:  # once serve has migrated the database
+            others.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "api.cli", "processor"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         yield url, process
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        for each in (process, *others):
+            each.terminate()
+            each.wait(timeout=60)
         log.close()
 
 
@@ -168,6 +185,11 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=20_000, help="(hostile)")
     parser.add_argument("--initiates", type=int, default=50, help="(hostile)")
     parser.add_argument("--uploads", type=int, default=5, help="(hostile)")
+    parser.add_argument(
+        "--processor-apart",
+        action="store_true",
+        help="the processor in its own process (serve --no-processor), as docker-compose runs it",
+    )
     args = parser.parse_args()
     where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded server"
     with (
@@ -177,7 +199,7 @@ def main() -> int:
     ):
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        with serve(db, data_dir) as (base_url, process):
+        with serve(db, data_dir, args.processor_apart) as (base_url, process):
             pool = open_pool(db, max_size=1, name="load")
             account = Accounts(pool).create("Load")
             pool.close()

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import AwareDatetime, Field
 
 from api.models.campaigns import CampaignRef
+from api.models.common import Integer
 from api.models.presenters import message_counts
 from application.time_travel import CampaignState
 
@@ -14,7 +15,7 @@ MAX_RUN_NUMBER = 2**31 - 1
 
 
 class CampaignGet(CampaignRef):
-    as_of_run: int | None = Field(default=None, ge=1, le=MAX_RUN_NUMBER)
+    as_of_run: Integer | None = Field(default=None, ge=1, le=MAX_RUN_NUMBER)
     as_of: AwareDatetime | None = None  # ISO-8601 with a timezone
 
 

@@ -9,13 +9,12 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from api.models.common import (
-    MAX_INT4,
     Identifier,
-    Integer,
     Name,
     PageSize,
     Paging,
     RequestBody,
+    RunNumber,
     Text,
 )
 from application.json_numbers import wide_integer_at
@@ -75,7 +74,7 @@ class PublishedMessages(Paging):
 
 class RunMessages(Paging):
     campaign_id: UUID
-    run_number: Integer | None = Field(default=None, ge=1, le=MAX_INT4)
+    run_number: RunNumber | None = None
     include_archived: bool = False
 
 

@@ -29,6 +29,9 @@ def integral_float_as_int(value: object) -> object:
 
 # Every integer field of a body: bodies are validated strictly, which would refuse 1.0.
 Integer = Annotated[int, BeforeValidator(integral_float_as_int)]
+# Bounds inside the optional, so the schema says "minimum" (on "int | None" pydantic
+# writes a bare "ge", which JSON Schema does not know).
+RunNumber = Annotated[int, Field(ge=1, le=MAX_INT4), BeforeValidator(integral_float_as_int)]
 
 
 class RequestBody(BaseModel):

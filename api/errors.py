@@ -8,6 +8,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from api.responses import JSONResponse
 from application.errors import ConcurrentModification
@@ -51,6 +52,20 @@ def error_response(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"message": message, "code": code}, status_code=status)
 
 
+def answer_error(request: Request, status: int, message: str, code: str) -> JSONResponse:
+    """The error answer, its code also left in the request's state for the error metric
+    (``api.middleware``), which then needs no parse of a body of any length."""
+    request.state.error_code = code
+    return error_response(status, message, code)
+
+
+def error_code_of(scope: Scope) -> str:
+    """The code an error handler answered with; "unknown" for an error answer no handler
+    of ours wrote."""
+    code = scope.get("state", {}).get("error_code")
+    return code if isinstance(code, str) else "unknown"
+
+
 def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -66,26 +81,27 @@ def domain_status(exc: DomainError) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.message, exc.code)
+        return answer_error(request, exc.status, exc.message, exc.code)
 
-    async def on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
-        return error_response(domain_status(exc), exc.message, snake_case(type(exc).__name__))
+        code = snake_case(type(exc).__name__)
+        return answer_error(request, domain_status(exc), exc.message, code)
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         messages = {404: "Not found", 405: "Method not allowed"}
         message = messages.get(exc.status_code, str(exc.detail))
         code = re.sub(r"\W+", "_", message.lower()).strip("_")  # "Not found": not_found
-        response = error_response(exc.status_code, message, code)
+        response = answer_error(request, exc.status_code, message, code)
         response.headers.update(exc.headers or {})  # 405 keeps its Allow header
         return response
 
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         # Only query/path parameters reach here; bodies are parsed by api.body.
-        return error_response(400, "Invalid request parameters", "bad_request")
+        return answer_error(request, 400, "Invalid request parameters", "bad_request")
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(DomainError, on_domain_error)

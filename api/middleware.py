@@ -6,7 +6,6 @@ Anything no handler mapped becomes 503 "Service unavailable" (database unreachab
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -14,15 +13,13 @@ from uuid import uuid4
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import INTERNAL, UNAVAILABLE, error_response
+from api.errors import INTERNAL, UNAVAILABLE, error_code_of, error_response
 from api.metrics import Metrics
 from api.observability import request_scope
 from application.errors import is_database_unavailable
 
 log = logging.getLogger("nudgescribe.api")
 access = logging.getLogger("nudgescribe.access")
-
-ERROR_BODY_LIMIT = 4096  # error bodies are {"message", "code"}: small
 
 
 class RequestMiddleware:
@@ -35,17 +32,13 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid4().hex
-        state: dict[str, Any] = {"status": 500, "started": False, "error_body": bytearray()}
+        state: dict[str, Any] = {"status": 500, "started": False, "error_code": None}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["status"], state["started"] = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            elif message["type"] == "http.response.body" and state["status"] >= 400:
-                body: bytearray = state["error_body"]
-                if len(body) < ERROR_BODY_LIMIT:
-                    body += message.get("body", b"")[: ERROR_BODY_LIMIT - len(body)]
             await send(message)
 
         began = time.perf_counter()
@@ -56,9 +49,11 @@ class RequestMiddleware:
                 # The request id is in the text too, for logs read as plain lines.
                 if is_database_unavailable(exc):
                     log.warning("request %s: database unavailable: %s", request_id, exc)
+                    state["error_code"] = "service_unavailable"
                     response = error_response(503, UNAVAILABLE, "service_unavailable")
                 else:
                     log.exception("request %s failed", request_id)
+                    state["error_code"] = "internal_error"
                     response = error_response(500, INTERNAL, "internal_error")
                 if not state["started"]:
                     await response(scope, receive, send_with_id)
@@ -70,7 +65,7 @@ class RequestMiddleware:
         method, status = scope.get("method", ""), state["status"]
         self.metrics.observe(method, route, status, seconds)
         if status >= 400:
-            self.metrics.count_error(_error_code(bytes(state["error_body"])), status)
+            self.metrics.count_error(state["error_code"] or error_code_of(scope), status)
         access.info(
             "%s %s %s",
             method,
@@ -78,11 +73,3 @@ class RequestMiddleware:
             status,
             extra={"route": route, "status": status, "duration_ms": round(seconds * 1000, 2)},
         )
-
-
-def _error_code(body: bytes) -> str:
-    try:
-        code = json.loads(body).get("code")
-    except (ValueError, AttributeError):
-        return "unknown"
-    return code if isinstance(code, str) else "unknown"

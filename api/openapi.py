@@ -2,7 +2,8 @@
 
 Bodies are parsed by ``api.body.JsonBody`` dependencies (so the error rules stay ours),
 which FastAPI cannot see as bodies; this adds each one as the operation's ``requestBody``.
-The headers every /v1 request needs are declared as security schemes.
+The headers every /v1 request needs are declared as its required header parameters, the
+JWT as its one security scheme, and every answer's ``x-request-id``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,33 @@ ERRORS = {
     500: "Internal server error",
     503: "Service unavailable (database unreachable)",
 }
-SECURITY = {
-    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-    "authContext": {"type": "apiKey", "in": "header", "name": "x-auth-context"},
-    "clientIp": {"type": "apiKey", "in": "header", "name": "x-ip", "description": X_IP_RULE},
+SECURITY = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+# Plain required header parameters, not security schemes: a generated client then takes
+# them as typed arguments of every /v1 call, authenticate's included.
+V1_HEADERS = [
+    {
+        "name": "x-auth-context",
+        "in": "header",
+        "required": True,
+        "description": 'A JSON object, {"api_access": true, "api_code": "<the server\'s API '
+        "code>\"}: api_code must be the server's, api_access true (else 403 Unauthorized).",
+        "schema": {"type": "string", "minLength": 1},
+        "example": '{"api_access": true, "api_code": "your-api-code"}',
+    },
+    {
+        "name": "x-ip",
+        "in": "header",
+        "required": True,
+        "description": X_IP_RULE,
+        "schema": {"type": "string", "minLength": 1},
+        "example": "203.0.113.7",
+    },
+]
+REQUEST_ID = {
+    "x-request-id": {
+        "description": "This request's id, also in the server's log lines about it",
+        "schema": {"type": "string"},
+    }
 }
 
 
@@ -110,15 +134,18 @@ def build(app: FastAPI) -> dict[str, Any]:
             statuses = ERRORS if route.path.startswith("/v1/") else (500, 503)
             for status in statuses:
                 operation["responses"][str(status)] = error(schemas, status)
-            if needs_principal(route.dependant):
-                operation["security"] = [{name: [] for name in SECURITY}]
-            elif route.path.startswith("/v1/"):
-                operation["security"] = [{"authContext": [], "clientIp": []}]
+            if route.path.startswith("/v1/"):
+                operation["parameters"] = [*V1_HEADERS, *operation.get("parameters", [])]
+                # authenticate is where a token is obtained: it needs none.
+                operation["security"] = [{"bearer": []}] if needs_principal(route.dependant) else []
+            for response in operation["responses"].values():
+                response["headers"] = REQUEST_ID
     metrics = document["paths"].get("/metrics", {}).get("get")
     if metrics is not None:
         metrics["responses"]["200"] = {
             "description": "Prometheus text format",
             "content": {"text/plain": {"schema": {"type": "string"}}},
+            "headers": REQUEST_ID,
         }
     return document
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from application.content.groups import GroupSegments
+from application.content.groups import CustomerGroup, GroupSegments
 from application.errors import (
     ConcurrentModification,
     CustomerGroupNotFound,
@@ -28,7 +28,7 @@ from application.idempotency import Claim, request_hash
 from application.idempotency_records import IdempotencyRecords
 from application.metadata import NO_CONTEXT, CommandContext
 from application.recorder import SameTransactionWrite
-from application.results import CommandResult, RunStartedResult
+from application.results import CommandResult, RerunPreview, RunStartedResult
 from application.store import CampaignStore, IntegrityError
 from domain.campaign import (
     SUPPORTED_PROVIDERS,
@@ -288,12 +288,10 @@ class CampaignCommands:
         # After the idempotency claim: a repeated request answers its first result.
         if settled_status is not None:
             require_published(campaign_id, settled_status)
-        # 404 before looking at the group; the first attempt decides on this load (a
-        # 10,000-segment campaign takes a few hundred ms to load), a retry reloads.
-        loaded = [self.load(account_id, campaign_id)]
-        group = self.groups.find_group(account_id, new_customer_group_id)
-        if group is None:
-            raise CustomerGroupNotFound(campaign_id)
+        # The first attempt decides on this load (a 10,000-segment campaign takes a few
+        # hundred ms to load), a retry reloads.
+        first, group = self._rerun_target(account_id, campaign_id, new_customer_group_id)
+        loaded = [first]
         user_id, ip = self._user(context)
 
         def attempt() -> RunStartedResult:
@@ -313,6 +311,34 @@ class CampaignCommands:
             return self._save_started(campaign, previous_segments, context, claim)
 
         return self._with_retries(attempt)
+
+    def _rerun_target(
+        self, account_id: UUID, campaign_id: UUID, group_id: UUID
+    ) -> tuple[Campaign, CustomerGroup]:
+        """The campaign and the group a rerun names: the campaign's 404 answers first."""
+        campaign = self.load(account_id, campaign_id)
+        group = self.groups.find_group(account_id, group_id)
+        if group is None:
+            raise CustomerGroupNotFound(campaign_id)
+        return campaign, group
+
+    def preview_rerun(
+        self, *, account_id: UUID, campaign_id: UUID, new_customer_group_id: UUID
+    ) -> RerunPreview:
+        """What initiate would start now, deciding nothing and saving nothing: the same
+        lookups, segments and comparison, without initiate's Published rules."""
+        campaign, group = self._rerun_target(account_id, campaign_id, new_customer_group_id)
+        segments = {s.key: s for s in self.groups.segments(group, campaign.segment_variables)}
+        previous = campaign.current_run
+        return RerunPreview(
+            campaign_id=campaign.id,
+            run_number=campaign.current_run_number + 1,
+            previous_run_number=previous.number if previous else None,
+            customer_group_id=group.customer_group_id,
+            segments=segments,
+            comparison=campaign.comparison_with(segments),
+            previous_segments=dict(previous.segments) if previous else {},
+        )
 
     def _started(
         self, campaign: Campaign, previous_segments: dict[str, Segment], position: int | None

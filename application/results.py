@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
 
+from domain.model import status_after_run
 from domain.segments import Comparison, Segment
 
 
@@ -30,7 +31,7 @@ class RunStartedResult:
 
     @property
     def expected_campaign_status(self) -> str:
-        return "Ready for review" if self.comparison.new else "Ready to publish"
+        return str(status_after_run(self.comparison))
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON, for the idempotency record that replays this result."""
@@ -67,6 +68,23 @@ class RunStartedResult:
             started_at=data["started_at"],
             position=data["position"],
         )
+
+
+@dataclass(frozen=True)
+class RerunPreview:
+    """What initiate would start now: the next run's number, segments and comparison."""
+
+    campaign_id: UUID
+    run_number: int
+    previous_run_number: int | None
+    customer_group_id: UUID
+    segments: dict[str, Segment]
+    comparison: Comparison
+    previous_segments: dict[str, Segment]
+
+    @property
+    def expected_campaign_status(self) -> str:
+        return str(status_after_run(self.comparison))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from domain.model import (
     message_id_for,
     status_after_review,
 )
-from domain.segments import Segment, compare, normalise_name
+from domain.segments import Comparison, Segment, compare, normalise_name
 from domain.statuses import (
     ArchiveReason,
     CampaignStatus,
@@ -209,6 +209,12 @@ class Campaign(Aggregate):
         return run, message
 
     # ------------------------------------------------------------------ runs
+    def comparison_with(self, segment_keys: Iterable[str]) -> Comparison:
+        """How a run of these segments would relate to the current run (the one a rerun
+        supersedes): what the next run records, and what a rerun preview answers."""
+        run = self.current_run
+        return compare(run.segments if run else (), segment_keys)
+
     def start_first_run(
         self,
         *,
@@ -257,7 +263,7 @@ class Campaign(Aggregate):
     ) -> None:
         by_key = {s.key: s for s in segments}
         previous = self.current_run
-        comparison = compare(previous.segments if previous else (), by_key)
+        comparison = self.comparison_with(by_key)
         self._run_started(
             run_number=self.current_run_number + 1,
             previous_run_number=previous.number if previous else None,

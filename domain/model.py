@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.segments import Segment
+from domain.segments import Comparison, Segment
 from domain.statuses import (
     ApprovalStage,
     ArchiveReason,
@@ -65,6 +65,14 @@ def status_after_review(awaiting_approval: int) -> CampaignStatus:
     if awaiting_approval == 0:
         return CampaignStatus.READY_TO_PUBLISH
     return CampaignStatus.READY_FOR_REVIEW
+
+
+def status_after_run(comparison: Comparison) -> CampaignStatus:
+    """The status a run started with this comparison reaches once generated: its new
+    segments' messages await review; with none, every message is a published copy."""
+    if comparison.new:
+        return CampaignStatus.READY_FOR_REVIEW
+    return CampaignStatus.READY_TO_PUBLISH
 
 
 def follows_its_messages(status: str) -> bool:

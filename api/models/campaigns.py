@@ -8,7 +8,15 @@ from uuid import UUID
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from api.models.common import MAX_INT4, Identifier, Name, PageSize, Paging, RequestBody, Text
+from api.models.common import (
+    Identifier,
+    Name,
+    PageSize,
+    Paging,
+    RequestBody,
+    RunNumber,
+    Text,
+)
 from application.json_numbers import wide_integer_at
 
 
@@ -66,7 +74,7 @@ class PublishedMessages(Paging):
 
 class RunMessages(Paging):
     campaign_id: UUID
-    run_number: int | None = Field(default=None, ge=1, le=MAX_INT4)
+    run_number: RunNumber | None = None
     include_archived: bool = False
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 100
@@ -19,6 +19,21 @@ Identifier = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL)]  # 
 Text = Annotated[str, Field(max_length=10_000, json_schema_extra=NO_NUL)]  # content, comments
 
 
+def integral_float_as_int(value: object) -> object:
+    """1.0 is the integer 1 to JSON Schema ("integer": a number whose fraction is zero),
+    so to this API too; 1.5, and "1" or true, stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Every integer field of a body: bodies are validated strictly, which would refuse 1.0.
+Integer = Annotated[int, BeforeValidator(integral_float_as_int)]
+# Bounds inside the optional, so the schema says "minimum" (on "int | None" pydantic
+# writes a bare "ge", which JSON Schema does not know).
+RunNumber = Annotated[int, Field(ge=1, le=MAX_INT4), BeforeValidator(integral_float_as_int)]
+
+
 class RequestBody(BaseModel):
     """Unknown fields are ignored (``account_id`` or ``status`` in a body change nothing)."""
 
@@ -26,9 +41,9 @@ class RequestBody(BaseModel):
 
 
 class Paging(RequestBody):
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page: Integer = Field(default=1, ge=1, le=MAX_PAGE)
+    page_size: Integer = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
 class PageSize(RequestBody):
-    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_size: Integer = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)

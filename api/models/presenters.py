@@ -13,7 +13,7 @@ from typing import Any
 
 from application.content.customer_groups import GroupSummary
 from application.content.customers import UploadResult
-from application.results import RunStartedResult
+from application.results import RerunPreview, RunStartedResult
 from domain.segments import Segment
 from domain.statuses import MessageStatus
 from projections.rows import CampaignRow, JobRow
@@ -33,21 +33,29 @@ def segment_list(keys: list[str], source: Mapping[str, Segment]) -> dict[str, An
     }
 
 
-def rerun(result: RunStartedResult) -> dict[str, Any]:
+def rerun_preview(result: RunStartedResult | RerunPreview) -> dict[str, Any]:
+    """The next run and its comparison: what preview answers, and initiate answers with
+    its job."""
     comparison = result.comparison
     return {
         "campaign_id": result.campaign_id,
-        "job_uid": result.job_uid,
         "customer_group_id": result.customer_group_id,
         "run_number": result.run_number,
         "previous_run_number": result.previous_run_number,
-        "status": "Processing",
         "comparison": {
             "matched": segment_list(comparison.matched, result.segments),
             "new": segment_list(comparison.new, result.segments),
             "orphaned": segment_list(comparison.orphaned, result.previous_segments),
         },
         "expected_campaign_status": result.expected_campaign_status,
+    }
+
+
+def rerun(result: RunStartedResult) -> dict[str, Any]:
+    return {
+        **rerun_preview(result),
+        "job_uid": result.job_uid,
+        "status": "Processing",
         "started_at": result.started_at,
     }
 

@@ -208,15 +208,18 @@ class Comparison(BaseModel):
     orphaned: SegmentList
 
 
-class RerunOut(BaseModel):
+class RerunPreviewOut(BaseModel):
     campaign_id: UUID
-    job_uid: UUID
     customer_group_id: UUID
     run_number: int
     previous_run_number: int | None
-    status: str
     comparison: Comparison
     expected_campaign_status: str
+
+
+class RerunOut(RerunPreviewOut):
+    job_uid: UUID
+    status: str
     started_at: datetime
 
 

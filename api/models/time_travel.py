@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime
 
 from api.models.campaigns import CampaignRef
+from api.models.common import RunNumber
 from api.models.presenters import message_counts
 from application.time_travel import CampaignState
 
-MAX_RUN_NUMBER = 2**31 - 1
-
 
 class CampaignGet(CampaignRef):
-    as_of_run: int | None = Field(default=None, ge=1, le=MAX_RUN_NUMBER)
+    as_of_run: RunNumber | None = None
     as_of: AwareDatetime | None = None  # ISO-8601 with a timezone
 
 

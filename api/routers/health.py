@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.deps import ContainerDep
-from api.errors import UNAVAILABLE, error_response
+from api.errors import UNAVAILABLE, answer_error
 from api.metrics import Metrics
 from api.models.responses import Envelope, Health, Ready
 from api.responses import data
@@ -25,7 +25,7 @@ def health() -> dict[str, Any]:
 
 
 @router.get("/ready", response_model=Envelope[Ready])
-def ready(container: ContainerDep) -> Any:
+def ready(request: Request, container: ContainerDep) -> Any:
     """503 while the database is unreachable (projection status reads it, and the
     middleware answers 503 for that) or a read model lags more than the configured age."""
     statuses = container.runner.status()
@@ -37,7 +37,7 @@ def ready(container: ContainerDep) -> Any:
             limit,
             ", ".join(f"{s.name} {s.lag_seconds:.1f}s/{s.lag_events} events" for s in lagging),
         )
-        return error_response(503, UNAVAILABLE, "projections_lagging")
+        return answer_error(request, 503, UNAVAILABLE, "projections_lagging")
     projections = [
         {"name": name, "position": position, "lag_events": lag_events, "lag_seconds": lag_seconds}
         for name, position, lag_events, lag_seconds in statuses

@@ -1,4 +1,5 @@
-"""The three Campaign Reruns endpoints of the public API, plus retry and job status."""
+"""The three Campaign Reruns endpoints of the public API, plus preview, retry and job
+status."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from api.models.responses import (
     MessageOut,
     PagedEnvelope,
     RerunOut,
+    RerunPreviewOut,
     RetryOut,
     RunHistoryOut,
 )
@@ -86,6 +88,23 @@ async def initiate(
     )
     answer = data(presenters.rerun(started))  # every segment, matched, new or orphaned
     return await run_in_threadpool(validated, Envelope[RerunOut], answer)
+
+
+@router.post("/preview", response_model=Envelope[RerunPreviewOut])
+def preview(
+    principal: PrincipalDep,
+    container: ContainerDep,
+    payload: Annotated[Initiate, body(Initiate)],
+) -> dict[str, Any]:
+    """What initiate would answer now (its comparison and expected campaign status),
+    writing nothing; refused like initiate, except that the campaign need not be
+    Published."""
+    found = container.commands.preview_rerun(
+        account_id=principal.account_id,
+        campaign_id=payload.campaign_id,
+        new_customer_group_id=payload.new_customer_group_id,
+    )
+    return data(presenters.rerun_preview(found))
 
 
 @router.post("/retry", response_model=Envelope[RetryOut])

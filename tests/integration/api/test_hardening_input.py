@@ -283,3 +283,13 @@ def test_account_id_and_status_in_bodies_change_nothing(api: Api, other: Api) ->
         {"campaign_id": campaign_id, "all": True, "decision": "reject", **intruder},
     )
     assert api.campaign(campaign_id)["status"] == "Ready for review"
+
+
+@pytest.mark.parametrize("page_size", [1.0, 2.0])
+def test_an_integral_number_written_with_a_fraction_is_the_integer(
+    api: Api, page_size: float
+) -> None:
+    # JSON Schema's "integer" is any number with a zero fraction: 1.0 included.
+    answer = api.ok("/v1/customers/pages", {"page_size": page_size})
+
+    assert answer["data"]["total_pages"] == 0

@@ -94,3 +94,15 @@ def test_each_request_logs_one_json_line_with_its_request_id(
     assert entry["route"] == "/v1/campaign/get"
     assert entry["status"] == 404
     assert {"time", "correlation_id", "duration_ms"} <= set(entry)
+
+
+def test_a_long_error_body_is_counted_under_its_own_code(http: TestClient, api: Api) -> None:
+    before = value(samples(http), "nudgescribe_http_errors_total", code="invalid_field")
+    long_key = "k" * 10_001  # named in the message: the body is over 10 kB
+
+    answer = api.post("/v1/campaign/list", {long_key: 1})
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_field")
+    assert len(answer.content) > 10_000
+    after = value(samples(http), "nudgescribe_http_errors_total", code="invalid_field")
+    assert after == before + 1

@@ -101,6 +101,7 @@ def live_every_route(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     api.ok("/v1/campaign/messages/pages", {**ref, "page_size": 1})
     api.ok("/v1/campaign/messages/published", ref)
     body = {**ref, "new_customer_group_id": group_id}
+    api.ok("/v1/campaign/rerun/preview", body)
     started = api.ok("/v1/campaign/rerun/initiate", body)["data"]
     api.wait_for_job(str(started["job_uid"]))  # job
     api.ok("/v1/campaign/rerun/history", ref)

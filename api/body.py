@@ -44,11 +44,6 @@ NOT_FOUND_WHEN_MALFORMED: dict[str, type[NotFound]] = {
 }
 
 
-# RFC 8259's whitespace only: bytes.strip() would also drop \x0b, \x0c and \x1c-\x1f, and
-# answer a body of just those as if it were empty instead of as invalid JSON.
-JSON_WHITESPACE = b" \t\n\r"
-
-
 def too_large(limit: int) -> ApiError:
     return ApiError(
         413, f"Request body is larger than {limit // (1 << 20)} MiB", "payload_too_large"
@@ -72,9 +67,11 @@ class JsonBody:
         return model
 
     async def read(self, request: Request) -> bytes | None:
-        """The body within the limit, of JSON's media type; None when there is none."""
+        """The body within the limit, of JSON's media type; None when there is none. A
+        body of whitespace alone is not JSON: it is refused, as the document's optional
+        request body promises an object or nothing."""
         raw = await read_limited(request, self.limit)
-        if not raw.strip(JSON_WHITESPACE):
+        if not raw:
             return None
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":

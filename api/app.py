@@ -14,6 +14,7 @@ from api.metrics import Metrics
 from api.middleware import RequestMiddleware
 from api.openapi import install_openapi
 from api.routers import ROUTERS
+from application.row_security import ENTER_ACCOUNT
 from application.settings import Settings
 from projections.async_reads import open_async_read_models
 
@@ -69,7 +70,9 @@ async def hot_reads(app: FastAPI, container: Container) -> AsyncIterator[None]:
     """The asyncio pool of the hot reads: opened in this app's event loop (an asyncio pool
     belongs to one loop), so it lives on the app, not on the shared container."""
     app.state.reads = await open_async_read_models(
-        container.connection.conninfo(), max_size=container.settings.pool_size
+        container.connection.conninfo(),
+        ENTER_ACCOUNT,
+        max_size=container.settings.pool_size,
     )
     try:
         yield

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from application.row_security import account_connection
+from application.row_security import account_connection, row_security_ddl
 from domain.errors import DomainError
 from projections.queries import ReadModels
 from projections.rebuild import rebuild, verify
@@ -153,7 +153,7 @@ def test_rebuild_replaces_tables_with_equal_ones_and_keeps_serving(
     history = views.run_history(account_id, campaign_id)
     seen: list[int] = []
 
-    position = rebuild(pool, progress=seen.append)
+    position = rebuild(pool, progress=seen.append, secure=row_security_ddl())
 
     assert position == store.max_position() == runner.position()
     with pool.connection() as conn:
@@ -161,5 +161,5 @@ def test_rebuild_replaces_tables_with_equal_ones_and_keeps_serving(
     assert sum(seen) == logged  # every event read once (ids have gaps: rolled-back saves)
     assert views.run_history(account_id, campaign_id) == history
     assert set(verify(pool).values()) == {0}
-    assert rebuild(pool, ["jobs"]) == position
+    assert rebuild(pool, ["jobs"], secure=row_security_ddl()) == position
     assert views.job(account_id, history[0].job_uid) is not None

@@ -64,7 +64,11 @@ def rebuild(
                 (position,) = set(fresh.lock_positions(cur).values())
                 target = cur.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
                 for name in _tables(names):
-                    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table(name, target)))
+                    # CASCADE: other tables' policies read rm_campaigns; ``secure`` below
+                    # creates them again before this transaction commits.
+                    cur.execute(
+                        sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table(name, target))
+                    )
                     cur.execute(
                         sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
                             table(name, scratch), sql.Identifier(target)

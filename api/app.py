@@ -15,6 +15,7 @@ from api.metrics import Metrics
 from api.middleware import RequestMiddleware
 from api.openapi import install_openapi
 from api.routers import ROUTERS
+from application.row_security import ENTER_ACCOUNT
 from application.settings import Settings
 from projections.async_reads import open_async_read_models
 
@@ -78,7 +79,9 @@ async def hot_reads(app: FastAPI, container: Container) -> AsyncIterator[None]:
     one of the content pool (twice that size), leaving the rest to reads."""
     app.state.gate = Gate(heavy=container.settings.pool_size, uploads=UPLOADS_AT_ONCE)
     app.state.reads = await open_async_read_models(
-        container.connection.conninfo(), max_size=container.settings.pool_size
+        container.connection.conninfo(),
+        ENTER_ACCOUNT,
+        max_size=container.settings.pool_size,
     )
     try:
         yield

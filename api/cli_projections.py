@@ -34,6 +34,7 @@ def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model (default: every one).")] = None,
 ) -> None:
     """Drop and rebuild read models from the log; the live ones keep serving meanwhile."""
+    from application.row_security import row_security_ddl
     from projections.rebuild import rebuild as rebuild_read_models
     from projections.registry import PROJECTORS
     from projections.stats import event_count
@@ -56,7 +57,10 @@ def rebuild(
         ) as progress:
             task = progress.add_task(f"rebuilding {', '.join(names)}", total=total)
             position = rebuild_read_models(
-                pool, names, progress=lambda read: progress.advance(task, read)
+                pool,
+                names,
+                progress=lambda read: progress.advance(task, read),
+                secure=row_security_ddl(),
             )
             progress.update(task, completed=max(total, progress.tasks[0].completed))
     seconds = time.perf_counter() - began

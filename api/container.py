@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from api.auth import AccountCache, VerifiedTokens
@@ -22,6 +23,7 @@ from application.database import ConnectionInfo, open_pool, resolve_database_url
 from application.errors import is_database_unavailable
 from application.generators import configured_providers
 from application.idempotency_records import IdempotencyRecords
+from application.row_security import account_connection
 from application.settings import Settings
 from application.store import CampaignStore, store_env
 from application.time_travel import TimeTravel
@@ -130,7 +132,7 @@ def build_container(settings: Settings, *, processor: bool = False) -> Container
             IdempotencyRecords(pool),
             providers=configured_providers(settings),
         ),
-        read_models=ReadModels(pool),
+        read_models=ReadModels(partial(account_connection, pool)),
         runner=ProjectionRunner(pool, connection.conninfo()),
         accounts=accounts,
         fields=CustomerFields(pool),

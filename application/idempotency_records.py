@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from application.idempotency import Claim, IdempotencyKeyInFlight, IdempotencyKeyReused
 from application.recorder import SameTransactionWrite
+from application.row_security import account_connection
 
 KEEP_FOR = "24 hours"
 IN_FLIGHT_TIMEOUT = "60 seconds"
@@ -44,7 +45,7 @@ class IdempotencyRecords:
         self.pool = pool
 
     def claim(self, account_id: UUID, key: str, fingerprint: str) -> Claim:
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             conn.execute(
                 "DELETE FROM idempotency_keys WHERE account_id = %s AND key = %s "
                 f"AND created_at < now() - interval '{KEEP_FOR}'",
@@ -93,7 +94,7 @@ class IdempotencyRecords:
 
     def release(self, claim: Claim) -> None:
         """The command failed: free the key so the client may retry with it."""
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, claim.account_id) as conn:
             conn.execute(
                 "DELETE FROM idempotency_keys WHERE account_id = %s AND key = %s "
                 "AND state = 'in_flight'",

@@ -31,6 +31,7 @@ from application.content.schema import CONTENT_DDL
 from application.database import ConnectionInfo
 from application.idempotency_records import IDEMPOTENCY_DDL
 from application.processor.queue import PROCESSOR_DDL
+from application.row_security import row_security_ddl
 from application.store import CampaignStore, store_env
 
 MIGRATION_LOCK_KEY = 0x6E756467  # "nudg"
@@ -75,7 +76,7 @@ def _migrate(
             return _apply(
                 connection,
                 conn,
-                [*CONTENT_DDL, *IDEMPOTENCY_DDL, *PROCESSOR_DDL, *extra_ddl],
+                [*CONTENT_DDL, *IDEMPOTENCY_DDL, *PROCESSOR_DDL, *extra_ddl, *row_security_ddl()],
                 force,
             )
         finally:

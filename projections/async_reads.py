@@ -1,18 +1,21 @@
 """The two hot reads, run history and a page of run messages, awaited on an asyncio pool:
 the statements and rows of ``projections.queries``, without a worker thread per request.
 
-The pool is autocommit (a read is one checkout and one round trip) and plans its
+The pool is autocommit (each read opens its own transaction, the account's, see
+``enter_account``) and plans its
 statements once: PostgreSQL would otherwise keep re-planning the page statement for
 each call, while its generic plan is the same index walk whatever the parameters.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import orjson
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
@@ -28,15 +31,23 @@ from projections.rows import MessageRow, Page, RunHistoryRow
 
 
 class AsyncReadModels:
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], enter_account: sql.Composable) -> None:
         self.pool = pool
+        # The statement that makes a transaction the account's own (row-level security).
+        self.enter_account = enter_account
+
+    @asynccontextmanager
+    async def _reading(self, account_id: UUID) -> AsyncIterator[AsyncConnection[Any]]:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(self.enter_account, (str(account_id),))
+            yield conn
 
     async def close(self) -> None:
         await self.pool.close()
 
     async def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
         """Newest run first; None for another account's or no campaign."""
-        async with self.pool.connection() as conn:
+        async with self._reading(account_id) as conn:
             cur = await conn.execute(HISTORY, history_params(account_id, campaign_id))
             return history_of(await cur.fetchall())
 
@@ -60,7 +71,7 @@ class AsyncReadModels:
             page=page,
             page_size=page_size,
         )
-        async with self.pool.connection() as conn:
+        async with self._reading(account_id) as conn:
             cur = await conn.execute(RUN_PAGE, params)
             return page_of(await cur.fetchall(), campaign_id, page=page, page_size=page_size)
 
@@ -72,7 +83,9 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
 
 
-async def open_async_read_models(conninfo: str, *, max_size: int) -> AsyncReadModels:
+async def open_async_read_models(
+    conninfo: str, enter_account: sql.Composable, *, max_size: int
+) -> AsyncReadModels:
     """Open the pool in the running event loop (an asyncio pool belongs to one loop)."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         conninfo,
@@ -93,4 +106,4 @@ async def open_async_read_models(conninfo: str, *, max_size: int) -> AsyncReadMo
         open=False,
     )
     await pool.open(wait=True, timeout=10.0)
-    return AsyncReadModels(pool)
+    return AsyncReadModels(pool, enter_account)

@@ -5,16 +5,14 @@ Another account's campaign is answered exactly as a missing one (``None``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, TypeVar
 from uuid import UUID
 
-import psycopg
 from psycopg import Connection, sql
 from psycopg.rows import class_row
-from psycopg_pool import ConnectionPool
 
 from domain.errors import RunNotFound
 from projections.rows import CampaignRow, JobRow, MessageRow, Page, RunHistoryRow
@@ -140,23 +138,18 @@ _GROUP_IN_USE = _q(
 )
 
 
+AccountConnection = Callable[[UUID], AbstractContextManager[Connection[Any]]]
+
+
 class ReadModels:
-    """Each call reads on one pooled connection in autocommit: a query is one round trip
-    (no BEGIN/ROLLBACK around it), and a call of several queries checks out once."""
+    """Each call reads in one transaction of the account's own (``connect``: the
+    database's row-level security sees only that account's rows), checked out once."""
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
-        self.pool = pool
+    def __init__(self, connect: AccountConnection) -> None:
+        self.connect = connect
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection[Any]]:
-        with self.pool.connection() as conn:
-            conn.autocommit = True
-            try:
-                yield conn
-            finally:
-                # A broken connection refuses the change; the pool discards it anyway.
-                with suppress(psycopg.Error):
-                    conn.autocommit = False
+    def _reading(self, account_id: UUID) -> AbstractContextManager[Connection[Any]]:
+        return self.connect(account_id)
 
     @staticmethod
     def _all(conn: Connection[Any], row_type: type[T], query: sql.Composed, params: Any) -> list[T]:
@@ -176,7 +169,7 @@ class ReadModels:
         return rows[0] if rows else None
 
     def campaign(self, account_id: UUID, campaign_id: UUID) -> CampaignRow | None:
-        with self._reading() as conn:
+        with self._reading(account_id) as conn:
             return self._campaign(conn, account_id, campaign_id)
 
     def campaigns(
@@ -184,12 +177,12 @@ class ReadModels:
     ) -> Page[CampaignRow]:
         params = {"account": account_id, "status": status}
         paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
-        with self._reading() as conn:
+        with self._reading(account_id) as conn:
             total = self._scalar(conn, _COUNT_CAMPAIGNS, params)
             return Page(self._all(conn, CampaignRow, _CAMPAIGNS, paged), page, page_size, total)
 
     def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
-        with self._reading() as conn:
+        with self._reading(account_id) as conn:
             rows = conn.execute(HISTORY, history_params(account_id, campaign_id)).fetchall()
         return history_of(rows)
 
@@ -238,15 +231,15 @@ class ReadModels:
     ) -> Page[MessageRow] | None:
         params = page_params(account_id, campaign_id, run=run, archived=archived,
                              live=live, page=page, page_size=page_size)  # fmt: skip
-        with self._reading() as conn:
+        with self._reading(account_id) as conn:
             rows = conn.execute(RUN_PAGE, params).fetchall()
         return page_of(rows, campaign_id, page=page, page_size=page_size)
 
     def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
-        with self._reading() as conn:
+        with self._reading(account_id) as conn:
             rows = self._all(conn, JobRow, _JOB, (job_uid, account_id))
         return rows[0] if rows else None
 
     def group_in_current_run(self, account_id: UUID, customer_group_id: UUID) -> bool:
-        with self._reading() as conn:
+        with self._reading(account_id) as conn:
             return bool(self._scalar(conn, _GROUP_IN_USE, (account_id, customer_group_id)))

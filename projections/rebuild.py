@@ -8,7 +8,7 @@ the live position and counts the rows that differ; it changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -39,9 +39,17 @@ def drop_schema(conn: Connection[Any], schema: str) -> None:
 
 
 def rebuild(
-    pool: ConnectionPool[Any], names: list[str] | None = None, progress: Progress | None = None
+    pool: ConnectionPool[Any],
+    names: list[str] | None = None,
+    progress: Progress | None = None,
+    *,
+    secure: Sequence[sql.Composable],
 ) -> int:
-    """Drop and rebuild ``names`` (default: every read model); return the position reached."""
+    """Drop and rebuild ``names`` (default: every read model); return the position reached.
+
+    ``secure``: the statements that give the swapped-in tables their privileges and
+    row-level security, run in the swap's own transaction (fresh tables have neither, and
+    requests must never see them without)."""
     names = names or list(PROJECTORS)
     scratch = f"rm_rebuild_{uuid4().hex[:8]}"
     live = ProjectionSet(build_projectors(None, names))
@@ -56,12 +64,18 @@ def rebuild(
                 (position,) = set(fresh.lock_positions(cur).values())
                 target = cur.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
                 for name in _tables(names):
-                    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table(name, target)))
+                    # CASCADE: other tables' policies read rm_campaigns; ``secure`` below
+                    # creates them again before this transaction commits.
+                    cur.execute(
+                        sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table(name, target))
+                    )
                     cur.execute(
                         sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
                             table(name, scratch), sql.Identifier(target)
                         )
                     )
+                for statement in secure:
+                    cur.execute(statement)
                 cur.execute(
                     sql.SQL("UPDATE {} SET position = %s WHERE name = ANY(%s)").format(
                         table(POSITIONS, target)

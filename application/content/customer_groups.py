@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from application.content.errors import InvalidContent
 from application.errors import CustomerGroupNotFound
+from application.row_security import account_connection
 
 _SELECT = (
     "SELECT g.customer_group_id, g.name, "
@@ -48,7 +49,7 @@ class CustomerGroups:
 
     def create(self, account_id: UUID, name: str, external_ids: Sequence[str]) -> GroupSummary:
         group_id = uuid4()
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             conn.execute(
                 "INSERT INTO customer_groups (customer_group_id, account_id, name) "
                 "VALUES (%s, %s, %s)",
@@ -58,7 +59,7 @@ class CustomerGroups:
             return self._get(conn, account_id, group_id)
 
     def page(self, account_id: UUID, page: int, page_size: int) -> tuple[list[GroupSummary], int]:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             rows = conn.execute(
                 _SELECT + "WHERE g.account_id = %s ORDER BY g.created_at DESC, "
                 "g.customer_group_id LIMIT %s OFFSET %s",
@@ -78,7 +79,7 @@ class CustomerGroups:
         add_external_ids: Sequence[str] = (),
         remove_external_ids: Sequence[str] = (),
     ) -> GroupSummary:
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             found = conn.execute(
                 "UPDATE customer_groups SET name = coalesce(%s, name), updated_at = now() "
                 "WHERE customer_group_id = %s AND account_id = %s RETURNING 1",
@@ -96,7 +97,7 @@ class CustomerGroups:
             return self._get(conn, account_id, group_id)
 
     def delete(self, account_id: UUID, group_id: UUID) -> None:
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             deleted = conn.execute(
                 "DELETE FROM customer_groups WHERE customer_group_id = %s AND account_id = %s",
                 (group_id, account_id),

@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from application.content.fields import CustomerField, CustomerFields
 from application.json_numbers import is_wide_integer, wide_integer_at
+from application.row_security import account_connection
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Customers:
             for index, row in enumerate(rows):
                 result.take(index, row, fields)
             return result
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             conn.execute(
                 "CREATE TEMPORARY TABLE upload (ordinal int, external_id text, fields jsonb) "
                 "ON COMMIT DROP"
@@ -140,7 +141,7 @@ class Customers:
         return result
 
     def page(self, account_id: UUID, page: int, page_size: int) -> tuple[list[Customer], int]:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             rows = conn.execute(
                 "SELECT external_id, fields, created_at, updated_at FROM customers "
                 "WHERE account_id = %s ORDER BY external_id LIMIT %s OFFSET %s",
@@ -149,7 +150,7 @@ class Customers:
         return [Customer(*r) for r in rows], self.count(account_id)
 
     def count(self, account_id: UUID) -> int:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             row = conn.execute(
                 "SELECT count(*) FROM customers WHERE account_id = %s", (account_id,)
             ).fetchone()
@@ -157,7 +158,7 @@ class Customers:
 
     def delete(self, account_id: UUID, external_ids: Sequence[str]) -> int:
         """Delete customers and their group memberships; answers how many existed."""
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             conn.execute(
                 "DELETE FROM customer_group_members WHERE account_id = %s "
                 "AND external_id = ANY(%s)",

@@ -12,6 +12,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from application.content.errors import CustomerFieldExists, CustomerFieldNotFound, InvalidContent
+from application.row_security import account_connection
 from domain.segments import normalise_name
 
 _JSONB_TYPE = {"string": "string", "number": "number", "boolean": "boolean"}
@@ -50,7 +51,7 @@ class CustomerFields:
 
     def create(self, account_id: UUID, name: str, type: str, required: bool) -> CustomerField:
         try:
-            with self.pool.connection() as conn:
+            with account_connection(self.pool, account_id) as conn:
                 row = conn.execute(
                     f"INSERT INTO customer_fields (field_id, account_id, name, type, required) "
                     f"VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
@@ -62,7 +63,7 @@ class CustomerFields:
         return CustomerField(*row)
 
     def all(self, account_id: UUID) -> list[CustomerField]:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM customer_fields WHERE account_id = %s ORDER BY name",
                 (account_id,),
@@ -80,7 +81,7 @@ class CustomerFields:
     ) -> CustomerField:
         """Rename (customers' values follow), retype (only if every value fits), or flag."""
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with account_connection(self.pool, account_id) as conn:
                 current = self._locked(conn, account_id, field_id)
                 new_name = _clean_name(name) if name is not None else current.name
                 if type is not None and type != current.type:
@@ -115,7 +116,7 @@ class CustomerFields:
 
     def delete(self, account_id: UUID, field_id: UUID) -> None:
         """Delete the field and its values on every customer of the account."""
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, account_id) as conn:
             current = self._locked(conn, account_id, field_id)
             conn.execute(
                 "UPDATE customers SET fields = fields - %s, updated_at = now() "

@@ -14,6 +14,7 @@ import orjson
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from application.row_security import account_connection
 from domain.segments import Segment, SegmentValue, normalise_values, segment_key
 
 
@@ -32,7 +33,7 @@ class GroupSegments:
         self.pool = pool
 
     def find_group(self, account_id: UUID, customer_group_id: UUID) -> CustomerGroup | None:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             row = conn.execute(
                 "SELECT customer_group_id, account_id, name FROM customer_groups "
                 "WHERE customer_group_id = %s AND account_id = %s",
@@ -41,14 +42,14 @@ class GroupSegments:
         return CustomerGroup(*row) if row else None
 
     def field_names(self, account_id: UUID) -> set[str]:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             rows = conn.execute(
                 "SELECT name FROM customer_fields WHERE account_id = %s", (account_id,)
             ).fetchall()
         return {r[0] for r in rows}
 
     def field_types(self, account_id: UUID) -> dict[str, str]:
-        with self.pool.connection() as conn:
+        with account_connection(self.pool, account_id) as conn:
             rows = conn.execute(
                 "SELECT name, type FROM customer_fields WHERE account_id = %s", (account_id,)
             ).fetchall()
@@ -81,7 +82,7 @@ class GroupSegments:
         )
         decoders = [_TEXT_DECODERS.get(types.get(v, ""), _as_is) for v in variables]
         counts: dict[str, tuple[dict[str, SegmentValue], int]] = {}
-        with self.pool.connection() as conn, conn.transaction():
+        with account_connection(self.pool, group.account_id) as conn:
             conn.execute(_AGGREGATE_SETTINGS)
             for row in conn.execute(query, (*variables, group.customer_group_id)):
                 raw = {v: decode(x) for v, decode, x in zip(variables, decoders, row, strict=False)}

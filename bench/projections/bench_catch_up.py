@@ -34,6 +34,7 @@ from application.content.groups import GroupSegments
 from application.database import open_pool
 from application.idempotency_records import IdempotencyRecords
 from application.migrate import migrate
+from application.row_security import row_security_ddl
 from application.store import CampaignStore, store_env
 from bench.projections.library_runner import events_per_second as library_events_per_second
 from projections.projector import MAX_BATCH_SIZE, ProjectionSet
@@ -173,7 +174,7 @@ def projection(  # type: ignore[no-untyped-def]
 def rebuilding(pool, events: int) -> float:  # type: ignore[no-untyped-def]
     read: list[int] = []
     started = time.perf_counter()
-    position = rebuild(pool, progress=read.append)
+    position = rebuild(pool, progress=read.append, secure=row_security_ddl())
     elapsed = time.perf_counter() - started
     assert sum(read) == events, (sum(read), events)
     assert position >= events, (position, events)

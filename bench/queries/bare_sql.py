@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from application.database import ConnectionInfo
+from application.row_security import ENTER_ACCOUNT
 from application.settings import Settings
 from projections.async_reads import AsyncReadModels, open_async_read_models
 
@@ -29,7 +30,9 @@ reads: dict[str, AsyncReadModels] = {}
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     conninfo = ConnectionInfo.from_url(os.environ["DATABASE_URL"]).conninfo()
-    reads["app"] = await open_async_read_models(conninfo, max_size=Settings().pool_size)
+    reads["app"] = await open_async_read_models(
+        conninfo, ENTER_ACCOUNT, max_size=Settings().pool_size
+    )
     yield
     await reads["app"].close()
 

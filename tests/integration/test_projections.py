@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import uuid4
 
 import pytest
 
+from application.row_security import account_connection
 from domain.errors import RunNotFound
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
@@ -24,7 +26,7 @@ def runner(pool, db):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def views(pool) -> ReadModels:  # type: ignore[no-untyped-def]
-    return ReadModels(pool)
+    return ReadModels(partial(account_connection, pool))
 
 
 def test_new_campaign_has_one_processing_run_and_a_queued_job(

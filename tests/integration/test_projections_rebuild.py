@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from application.row_security import account_connection, row_security_ddl
 from domain.errors import DomainError
 from projections.queries import ReadModels
 from projections.rebuild import rebuild, verify
@@ -86,7 +88,9 @@ def test_rebuilt_read_models_equal_live_ones(data, commands, store, pool, db):  
     runner.catch_up()
 
     for campaign_id in campaigns:
-        assert_read_model_mirrors_aggregate(store, ReadModels(pool), account_id, campaign_id)
+        assert_read_model_mirrors_aggregate(
+            store, ReadModels(partial(account_connection, pool)), account_id, campaign_id
+        )
     assert verify(pool, after=start, campaign_ids=campaigns) == dict.fromkeys(
         [
             "rm_campaigns",
@@ -145,11 +149,11 @@ def test_rebuild_replaces_tables_with_equal_ones_and_keeps_serving(
     campaign_id = create_campaign(commands, pool, account_id, [{"plan": "gold", "region": "EU"}])
     finish_run(store, campaign_id)
     runner.catch_up()
-    views = ReadModels(pool)
+    views = ReadModels(partial(account_connection, pool))
     history = views.run_history(account_id, campaign_id)
     seen: list[int] = []
 
-    position = rebuild(pool, progress=seen.append)
+    position = rebuild(pool, progress=seen.append, secure=row_security_ddl())
 
     assert position == store.max_position() == runner.position()
     with pool.connection() as conn:
@@ -157,5 +161,5 @@ def test_rebuild_replaces_tables_with_equal_ones_and_keeps_serving(
     assert sum(seen) == logged  # every event read once (ids have gaps: rolled-back saves)
     assert views.run_history(account_id, campaign_id) == history
     assert set(verify(pool).values()) == {0}
-    assert rebuild(pool, ["jobs"]) == position
+    assert rebuild(pool, ["jobs"], secure=row_security_ddl()) == position
     assert views.job(account_id, history[0].job_uid) is not None

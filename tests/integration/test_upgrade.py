@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,7 @@ from application.database import ConnectionInfo, open_pool
 from application.idempotency_records import IdempotencyRecords
 from application.metadata import CommandContext
 from application.migrate import migrate
+from application.row_security import account_connection
 from application.store import CampaignStore, store_env
 from projections.queries import ReadModels
 from projections.rebuild import verify
@@ -160,7 +162,7 @@ def test_old_read_models_equal_the_new_fold_and_catch_up(upgraded: Upgraded) -> 
     assert runner.position() == head
     assert verify(upgraded.pool) == NO_DIFFERENCES
 
-    views, account_id = ReadModels(upgraded.pool), upgraded.account_id
+    views, account_id = ReadModels(partial(account_connection, upgraded.pool)), upgraded.account_id
     published, superseded = ("Published", None), ("Published", "superseded")
     assert history(views, account_id, SPRING) == [
         (2, 12, "Published", {"matched": 7, "new": 5, "orphaned": 4}, True),
@@ -231,7 +233,7 @@ def test_new_commands_continue_old_campaigns(upgraded: Upgraded) -> None:
     assert runner.position() == event_rows(upgraded.info)[-1][0]
     assert verify(upgraded.pool) == NO_DIFFERENCES
 
-    views = ReadModels(pool)
+    views = ReadModels(partial(account_connection, pool))
     assert history(views, account_id, AUTUMN)[0] == (
         2, 10, "Published", {"matched": 6, "new": 4, "orphaned": 4}, True
     )  # fmt: skip

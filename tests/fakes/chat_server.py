@@ -140,7 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send(429, {"error": {"message": "rate limit reached"}}, headers)
 
-    def _send(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         self._send_raw(code, json.dumps(payload).encode(), "application/json", headers)
 
     def _send_raw(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
 
@@ -36,6 +36,24 @@ GENERATOR_LATENCY = Histogram(
     "Latency of one message generation call, retries included",
     ["generator"],
     buckets=(0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+GENERATOR_CONCURRENCY_LIMIT = Gauge(
+    "nudgescribe_generator_concurrency_limit",
+    "Generator calls allowed in flight now (adapts to the provider's answers)",
+    ["generator"],
+    registry=REGISTRY,
+)
+GENERATOR_RATE_LIMITED = Counter(
+    "nudgescribe_generator_rate_limited_total",
+    "Provider answers 429 (too many requests), each retried",
+    ["generator"],
+    registry=REGISTRY,
+)
+GENERATOR_RETRIES = Counter(
+    "nudgescribe_generator_retries_total",
+    "Provider calls retried after a transient failure (429, 5xx, timeout, connection)",
+    ["generator"],
     registry=REGISTRY,
 )
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     generator_max_attempts: int = Field(
         default=5, ge=1, le=20, alias="NUDGESCRIBE_GENERATOR_MAX_ATTEMPTS"
     )
+    generator_outage_seconds: float = Field(
+        default=300.0, gt=0, alias="NUDGESCRIBE_GENERATOR_OUTAGE_SECONDS"
+    )
     lock_timeout_seconds: int = Field(default=10, ge=0, alias="NUDGESCRIBE_LOCK_TIMEOUT")
     pool_size: int = Field(default=5, ge=1, le=100, alias="NUDGESCRIBE_DB_POOL_SIZE")
     read_your_writes_timeout: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_RYW_TIMEOUT")

@@ -70,7 +70,9 @@ def rerun(
     ).run_number
 
 
-def generators(server_url: str | None = None, max_attempts: int = 4) -> dict[str, Generator]:
+def generators(
+    server_url: str | None = None, max_attempts: int = 4, outage_seconds: float = 1.0
+) -> dict[str, Generator]:
     found: dict[str, Generator] = {"template": TemplateGenerator()}
     if server_url:
         found["openai"] = OpenAIChatGenerator(
@@ -79,6 +81,7 @@ def generators(server_url: str | None = None, max_attempts: int = 4) -> dict[str
             concurrency=8,
             timeout=5.0,
             max_attempts=max_attempts,
+            outage_seconds=outage_seconds,
             initial_backoff=0.01,
             max_backoff=0.05,
         )

@@ -8,6 +8,7 @@ from application.generators.base import (
     Generated,
     GenerationFailed,
     Generator,
+    ProviderOutage,
     SegmentRefused,
     digest,
     render,
@@ -23,6 +24,7 @@ __all__ = [
     "Generator",
     "InstrumentedGenerator",
     "OpenAIChatGenerator",
+    "ProviderOutage",
     "SegmentRefused",
     "TemplateGenerator",
     "build_generators",
@@ -54,5 +56,6 @@ def build_generators(settings: Settings) -> Mapping[str, Generator]:
             concurrency=settings.generator_concurrency,
             timeout=settings.generator_timeout_seconds,
             max_attempts=settings.generator_max_attempts,
+            outage_seconds=settings.generator_outage_seconds,
         )
     return {name: InstrumentedGenerator(g) for name, g in generators.items()}

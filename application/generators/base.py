@@ -31,6 +31,11 @@ class GenerationFailed(Exception):
     """Generation failed for good (after any retries); the run cannot complete."""
 
 
+class ProviderOutage(GenerationFailed):
+    """No call to the provider has succeeded for the whole outage window: it is down.
+    The run fails; ``retry`` resumes it once the provider is back."""
+
+
 class SegmentRefused(GenerationFailed):
     """This segment cannot be generated, whatever the other segments do: the provider
     refused its request, or its output stayed unusable. The run records it for that

@@ -1,14 +1,19 @@
 """The ``openai`` generator: any OpenAI-compatible chat-completions endpoint.
 
-Calls are bounded by a semaphore (the server's ``generator_concurrency``) and retried
-with exponential backoff and jitter on 429, 5xx, timeouts, connection errors and unusable
-output (unparsable, empty, over-long). Other 4xx answers fail at once: retrying a
-rejected request only burns quota. The semaphore is held through a retry's backoff so a
-provider that answers 429 sees fewer requests, not the same number later.
+Calls in flight are bounded by an adaptive limiter (at most ``generator_concurrency``;
+it shrinks when the provider answers 429 or 503 or times out, and grows while calls
+succeed). Transient failures (408, 409, 429, 5xx, timeouts, connection errors) are
+retried with exponential backoff and jitter, never sooner than the provider asked
+(``Retry-After``, ``x-ratelimit-reset-*``), for as long as the provider makes progress:
+a call gives up (``ProviderOutage``) only when no call has succeeded for
+``outage_seconds``. A call waits for its backoff without holding a slot, so the others
+keep the provider as busy as the limiter allows. Other 4xx answers fail at once:
+retrying a rejected request only burns quota.
 
 A refusal of one segment's request (a 4xx such as a content-policy 400) and content that
-stayed unusable through every attempt are that segment's (``SegmentRefused``); a wrong
-key, permission or endpoint (401, 403, 404) refuses every segment alike and fails the run.
+stayed unusable (empty, over-long) through ``max_attempts`` are that segment's
+(``SegmentRefused``); a wrong key, permission or endpoint (401, 403, 404) refuses every
+segment alike and fails the run.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,7 +28,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
@@ -32,37 +35,37 @@ from application.generators.base import (
     MAX_CONTENT_CHARS,
     Generated,
     GenerationFailed,
+    ProviderOutage,
     SegmentRefused,
     check_content,
     digest,
     render,
 )
+from application.generators.limiter import AdaptiveLimiter
+from application.generators.retry import ProgressClock, provider_wait
+from application.metrics import (
+    GENERATOR_CONCURRENCY_LIMIT,
+    GENERATOR_RATE_LIMITED,
+    GENERATOR_RETRIES,
+)
 
 DEFAULT_MODEL = "gpt-4o-mini"
 REFUSED_FOR_EVERY_SEGMENT = (401, 403, 404)
+# Answers that say the provider has more work than it can take: the limiter shrinks.
+OVERLOADED = (429, 503)
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, overloaded: bool = False
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.overloaded = overloaded
 
 
 class _Unusable(_Retryable):
     """The provider answered, but the content cannot be a message."""
-
-
-@dataclass
-class _LoopState:
-    client: httpx.AsyncClient
-    semaphore: asyncio.Semaphore
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers["retry-after"])
-    except (KeyError, ValueError):
-        return None
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -85,6 +88,7 @@ class OpenAIChatGenerator:
         concurrency: int = 16,
         timeout: float = 30.0,
         max_attempts: int = 5,
+        outage_seconds: float = 300.0,
         initial_backoff: float = 0.5,
         max_backoff: float = 20.0,
         max_chars: int = MAX_CONTENT_CHARS,
@@ -94,13 +98,16 @@ class OpenAIChatGenerator:
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_attempts = max_attempts
+        self.outage_seconds = outage_seconds
         self.max_backoff = max_backoff
         self.max_chars = max_chars
         self._backoff = wait_exponential_jitter(
             multiplier=initial_backoff, max=max_backoff, jitter=initial_backoff
         )
-        # An AsyncClient and a Semaphore belong to one event loop; keep one per loop.
-        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+        self.limiter = AdaptiveLimiter(concurrency, GENERATOR_CONCURRENCY_LIMIT.labels(self.name))
+        self.progress = ProgressClock()
+        # An AsyncClient belongs to one event loop; keep one per loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -108,32 +115,46 @@ class OpenAIChatGenerator:
         prompt = render(str(ai_config.get("prompt", "")), values)
         model = str(ai_config.get("model") or DEFAULT_MODEL)
         body = self._request_body(ai_config, model, prompt)
-        state = self._state()
+        client = self._client()
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
+            before_sleep=self._count_retry,
             reraise=True,
         )
-        async with state.semaphore:
-            try:
-                async for attempt in retrying:
-                    with attempt:
-                        content, usage, latency_ms = await self._call(state.client, body)
-            except _Unusable as error:
-                raise SegmentRefused(
-                    f"openai generator: {error} (after {self.max_attempts} attempts)"
-                ) from error
-            except _Retryable as error:
-                raise GenerationFailed(
-                    f"openai generator: {error} (gave up after {self.max_attempts} attempts)"
-                ) from error
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    content, usage, latency_ms = await self._limited_call(client, body)
+        except _Unusable as error:
+            raise SegmentRefused(
+                f"openai generator: {error} (after {self.max_attempts} attempts)"
+            ) from error
+        except _Retryable as error:
+            raise ProviderOutage(
+                f"openai generator: no call succeeded for {self.outage_seconds:g} s (last: {error})"
+            ) from error
         return Generated(content, self.name, model, digest(prompt), usage, latency_ms)
 
     async def aclose(self) -> None:
-        state = self._states.pop(asyncio.get_running_loop(), None)
-        if state is not None:
-            await state.client.aclose()
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    async def _limited_call(
+        self, client: httpx.AsyncClient, body: dict[str, Any]
+    ) -> tuple[str, dict[str, int | None] | None, float]:
+        async with self.limiter.slot() as began:
+            try:
+                answer = await self._call(client, body)
+            except _Retryable as error:
+                if error.overloaded:
+                    self.limiter.overloaded(began)
+                raise
+        self.limiter.succeeded()
+        self.progress.succeeded()
+        return answer
 
     def _request_body(
         self, ai_config: Mapping[str, Any], model: str, prompt: str
@@ -156,12 +177,16 @@ class OpenAIChatGenerator:
         try:
             response = await client.post("/chat/completions", json=body)
         except httpx.TimeoutException as error:
-            raise _Retryable(f"timed out ({type(error).__name__})") from error
+            raise _Retryable(f"timed out ({type(error).__name__})", overloaded=True) from error
         except httpx.TransportError as error:
             raise _Retryable(f"connection failed ({type(error).__name__}: {error})") from error
         status = response.status_code
+        if status == 429:
+            GENERATOR_RATE_LIMITED.labels(self.name).inc()
         if status in (408, 409, 429) or status >= 500:
-            raise _Retryable(f"HTTP {status}", _retry_after(response))
+            raise _Retryable(
+                f"HTTP {status}", provider_wait(response), overloaded=status in OVERLOADED
+            )
         if status in REFUSED_FOR_EVERY_SEGMENT:
             raise GenerationFailed(f"openai generator: HTTP {status}: {response.text[:300]}")
         if status >= 400:
@@ -179,34 +204,44 @@ class OpenAIChatGenerator:
         latency_ms = round(response.elapsed.total_seconds() * 1000, 3)
         return content.strip(), token_usage(answer), latency_ms
 
-    def _wait(self, retry_state: RetryCallState) -> float:
-        wait = float(self._backoff(retry_state))
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after:
-            wait = max(wait, float(retry_after))
-        return min(wait, self.max_backoff)
+    def _stop(self, retry_state: RetryCallState) -> bool:
+        """Unusable output: after ``max_attempts``. Anything else: when the provider has
+        made no progress for the outage window."""
+        if isinstance(_error(retry_state), _Unusable):
+            return retry_state.attempt_number >= self.max_attempts
+        return self.progress.stalled_for(retry_state.start_time) >= self.outage_seconds
 
-    def _state(self) -> _LoopState:
+    def _wait(self, retry_state: RetryCallState) -> float:
+        """Exponential backoff with jitter, never sooner than the provider asked."""
+        wait = min(float(self._backoff(retry_state)), self.max_backoff)
+        retry_after = getattr(_error(retry_state), "retry_after", None)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(wait, self.outage_seconds)
+
+    def _count_retry(self, retry_state: RetryCallState) -> None:
+        GENERATOR_RETRIES.labels(self.name).inc()
+
+    def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        state = self._states.get(loop)
-        if state is None:
+        client = self._clients.get(loop)
+        if client is None:
             headers = {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-            state = _LoopState(
-                client=httpx.AsyncClient(
-                    base_url=self.base_url,
-                    headers=headers,
-                    timeout=httpx.Timeout(self.timeout),
-                    limits=httpx.Limits(
-                        max_connections=self.concurrency,
-                        max_keepalive_connections=self.concurrency,
-                    ),
+            client = self._clients[loop] = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout),
+                limits=httpx.Limits(
+                    max_connections=self.concurrency,
+                    max_keepalive_connections=self.concurrency,
                 ),
-                semaphore=asyncio.Semaphore(self.concurrency),
             )
-            self._states[loop] = state
-        return state
+        return client
+
+
+def _error(retry_state: RetryCallState) -> BaseException | None:
+    outcome = retry_state.outcome
+    return outcome.exception() if outcome is not None else None
 
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")

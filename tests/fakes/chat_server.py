@@ -1,14 +1,17 @@
 """A real OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` after a configurable latency, fails every k-th
-call in a chosen way (429, 500, 400, 401, a content-policy refusal, garbage, empty or
-over-long content), can fail every call whose prompt contains a marker, and logs every
-request (time, prompt, answer status).
+call in a chosen way (429, 500, 503, 400, 401, a content-policy refusal, garbage, empty or
+over-long content), can fail every call whose prompt contains a marker, can fail a random
+share of calls with 503, can admit only ``rate`` calls a second (a token bucket: a call
+above it is answered 429 with ``Retry-After`` and ``x-ratelimit-reset-requests``), and logs
+every request (time, prompt, answer status).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 API_KEY = "test-key"
-FAILURES = ("429", "500", "garbage", "empty", "long", "400", "401", "policy")
+FAILURES = ("429", "500", "503", "garbage", "empty", "long", "400", "401", "policy")
 # What OpenAI answers a prompt its safety system refuses.
 POLICY_REFUSAL = {
     "error": {
@@ -44,6 +47,8 @@ class ChatServerConfig:
     fail_every: int = 0  # 0: never; k: every k-th call fails
     failure: str = "500"
     fail_marker: str | None = None  # prompts containing it always fail (with `failure`)
+    random_503: float = 0.0  # share of admitted calls answered 503 at random
+    rate: float = 0.0  # 0: unlimited; R: a token bucket of R calls/s (burst: 1 s of calls)
 
 
 @dataclass
@@ -54,6 +59,19 @@ class ChatServerState:
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tokens: float = 0.0
+    refilled_at: float = field(default_factory=time.monotonic)
+
+    def take_token(self) -> float:
+        """0 when the bucket admits the call, else seconds until it would (hold the lock)."""
+        rate = self.config.rate
+        now = time.monotonic()
+        self.tokens = min(rate, self.tokens + (now - self.refilled_at) * rate)
+        self.refilled_at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / rate
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,19 +91,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, {"error": {"message": "bad key"}})
         prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
         arrived = time.time()
+        config = state.config
         with state.lock:
             state.calls += 1
             number = state.calls
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            wait = state.take_token() if config.rate else 0.0
         try:
-            config = state.config
+            if wait:
+                state.log.append(LoggedRequest(arrived, prompt, body.get("model", ""), "429"))
+                return self._send_limited(wait)
             if config.latency:
                 time.sleep(config.latency)
             failing = (config.fail_every and number % config.fail_every == 0) or (
                 config.fail_marker is not None and config.fail_marker in prompt
             )
             status = config.failure if failing else "ok"
+            if status == "ok" and random.random() < config.random_503:
+                status = "503"
             state.log.append(LoggedRequest(arrived, prompt, body.get("model", ""), status))
             self._answer(status, prompt, f"Dear customer (#{number}): {prompt}")
         finally:
@@ -93,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
                 state.in_flight -= 1
 
     def _answer(self, status: str, prompt: str, content: str) -> None:
-        if status in ("429", "500", "400", "401"):
+        if status in ("429", "500", "503", "400", "401"):
             self._send(int(status), {"error": {"message": f"failing with {status}"}})
         elif status == "policy":
             self._send(400, POLICY_REFUSAL)
@@ -107,15 +131,30 @@ class _Handler(BaseHTTPRequestHandler):
             choice = {"index": 0, "message": {"role": "assistant", "content": content}}
             self._send(200, {"choices": [choice], "usage": _usage(prompt, content)})
 
-    def _send(self, code: int, payload: dict[str, Any]) -> None:
-        self._send_raw(code, json.dumps(payload).encode(), "application/json")
+    def _send_limited(self, wait: float) -> None:
+        """Over the rate: 429 with the wait as OpenAI states it (``retry-after`` in
+        seconds, ``x-ratelimit-reset-requests`` as a duration such as ``20ms``)."""
+        headers = {
+            "retry-after": f"{wait:.3f}",
+            "x-ratelimit-reset-requests": f"{max(1, round(wait * 1000))}ms",
+        }
+        self._send(429, {"error": {"message": "rate limit reached"}}, headers)
 
-    def _send_raw(self, code: int, data: bytes, content_type: str) -> None:
+    def _send(
+        self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send_raw(code, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send_raw(
+        self, code: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(code)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
-        if code == 429:
-            self.send_header("retry-after", "0")
+        if code == 429 and headers is None:
+            headers = {"retry-after": "0"}
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 

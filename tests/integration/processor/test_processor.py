@@ -408,3 +408,21 @@ def test_stopping_mid_generation_keeps_the_job_queued_for_the_next_start(
     generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
     assert len(generated) == 80
     assert set(generated.values()) == {1}
+
+
+def test_a_provider_failing_one_call_in_three_with_503_completes_a_large_run(
+    commands, store, pool, db, account_id
+):  # type: ignore[no-untyped-def]
+    # A busy provider: every third call is a 503. No attempt count may end the run while
+    # the other calls succeed.
+    with chat_server(fail_every=3, failure="503") as server:
+        processor = make_processor(store, pool, db, generators(server.url))
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(1200)), OPENAI)
+
+        processor.run_until_idle()
+
+    campaign = store.get_campaign(campaign_id)
+    assert campaign.status == CampaignStatus.READY_FOR_REVIEW
+    generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
+    assert len(generated) == 1200
+    assert set(generated.values()) == {1}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,7 +17,7 @@ import pytest
 
 from domain.statuses import CampaignStatus
 from tests.fakes.chat_server import ChatServer, chat_server
-from tests.fakes.processes import spawn_processor, wait_until
+from tests.fakes.processes import ROOT, clean_env, database_url, spawn_processor, wait_until
 from tests.processing import (
     OPENAI,
     create_campaign,
@@ -152,3 +153,41 @@ def test_processor_killed_mid_generation_completes_the_run_exactly_once(
             "SELECT count(*) FROM processor_queue WHERE campaign_id = %s", (campaign_id,)
         ).fetchone()
     assert queued == (0,)
+
+
+def test_processor_killed_mid_generation_against_a_flaky_provider_completes_the_run(
+    commands, store, pool, db, account_id, spawn, tmp_path: Path
+):  # type: ignore[no-untyped-def]
+    # A busy provider (every third call a 503) and a crash: neither may cost a segment.
+    with chat_server(latency=0.02, fail_every=3, failure="503") as server:
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(1200)), OPENAI)
+        process = spawn("0/1", server, concurrency=8)
+        assert wait_until(lambda: len(recorded_at(pool, campaign_id)) >= 200, timeout=120)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert len(recorded_at(pool, campaign_id)) < 1200  # killed mid-generation
+        spawn("0/1", server, concurrency=8)
+
+        assert wait_until(lambda: finished(store, [campaign_id]), timeout=300)
+
+    assert_each_segment_generated_once(store, pool, campaign_id)
+    run = store.get_campaign(campaign_id).current_run
+    assert run is not None
+    assert len({message.content for message in run.messages.values()}) == 1200
+    with pool.connection() as conn:
+        queued = conn.execute(
+            "SELECT count(*) FROM processor_queue WHERE campaign_id = %s", (campaign_id,)
+        ).fetchone()
+    assert queued == (0,)  # the job is done
+    env = clean_env(DATABASE_URL=database_url(db), NUDGESCRIBE_DATA_DIR=str(tmp_path / "data"))
+    for command in ("migrate", "verify"):  # migrate: the read models verify compares with
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr

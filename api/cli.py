@@ -54,7 +54,7 @@ def serve(
     import uvicorn
 
     from api.http_protocol import BoundedHttpToolsProtocol, HeadLimits
-    from application.processor import Partition, run_processor
+    from application.processor import run_processor
 
     configure_logging()
     settings, first_start = load_settings()
@@ -70,7 +70,7 @@ def serve(
     if not no_processor:
         # One processor per `serve`, beside however many API workers there are.
         processor = threading.Thread(
-            target=run_processor, args=(settings, Partition(), stop), name="processor", daemon=True
+            target=run_processor, args=(settings, stop), name="processor", daemon=True
         )
         processor.start()
     limits = HeadLimits(
@@ -119,27 +119,22 @@ def print_first_start(settings: Settings, host: str, port: int) -> None:
 
 @app.command()
 def processor(
-    partition: Annotated[str, typer.Option(help="This processor's slot, I/N.")] = "0/1",
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (/metrics).")
     ] = None,
 ) -> None:
-    """The background processor alone."""
-    from application.processor import Partition, run_processor
+    """The background processor alone; run as many as you like."""
+    from application.processor import run_processor
 
     configure_logging()
     settings, _ = load_settings()
-    try:
-        slot = Partition.parse(partition)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
         from application.metrics import REGISTRY
 
         start_http_server(metrics_port, registry=REGISTRY)
-    run_processor(settings, slot)
+    run_processor(settings)
 
 
 @accounts_app.command("create")

@@ -95,9 +95,9 @@ def connection_info(settings: Settings) -> ConnectionInfo:
     return ConnectionInfo.from_url(resolve_database_url(settings.database_url, settings.data_dir))
 
 
-def build_processor(container: Container, partition: Any = None) -> Any:
+def build_processor(container: Container) -> Any:
     from application.generators import build_generators
-    from application.processor import Partition, Processor
+    from application.processor import Processor
 
     return Processor(
         container.store,
@@ -105,7 +105,6 @@ def build_processor(container: Container, partition: Any = None) -> Any:
         container.connection,
         build_generators(container.settings),
         container.settings,
-        partition=partition or Partition(index=0, count=1),
     )
 
 

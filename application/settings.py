@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     generator_outage_seconds: float = Field(
         default=300.0, gt=0, alias="NUDGESCRIBE_GENERATOR_OUTAGE_SECONDS"
     )
+    processor_lease_seconds: float = Field(
+        default=30.0, gt=0, le=3600, alias="NUDGESCRIBE_PROCESSOR_LEASE_SECONDS"
+    )
+    """A processor holds the job it works for this long, renewing it as it goes: the jobs
+    of a processor that died are taken over by another within this many seconds."""
     lock_timeout_seconds: int = Field(default=10, ge=0, alias="NUDGESCRIBE_LOCK_TIMEOUT")
     pool_size: int = Field(default=5, ge=1, le=100, alias="NUDGESCRIBE_DB_POOL_SIZE")
     read_your_writes_timeout: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_RYW_TIMEOUT")

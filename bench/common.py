@@ -107,7 +107,7 @@ def serve(
 def processor_process(db: ConnectionInfo) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m application.processor`` on ``db``, as a deployment runs the worker."""
     with tempfile.TemporaryDirectory(prefix="nudgescribe-bench-p-") as tmp:
-        process = spawn_processor(db, "0/1", Path(tmp))
+        process = spawn_processor(db, Path(tmp))
         try:
             yield process
         finally:

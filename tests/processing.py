@@ -13,7 +13,7 @@ from application.campaigns import CampaignCommands
 from application.database import ConnectionInfo
 from application.generators import Generator, OpenAIChatGenerator, TemplateGenerator
 from application.metadata import CommandContext
-from application.processor import GenerationOptions, Partition, Processor
+from application.processor import GenerationOptions, Processor
 from application.settings import Settings
 from application.store import CampaignStore
 from tests.content_fixtures import define_fields, make_group
@@ -93,15 +93,14 @@ def make_processor(
     pool: ConnectionPool,
     db: ConnectionInfo,
     found: dict[str, Generator],
-    partition: Partition = Partition(0, 1),
+    lease_seconds: float = 30.0,
 ) -> Processor:
     return Processor(
         store,
         pool,
         db,
         found,
-        Settings(),
-        partition,
+        Settings().model_copy(update={"processor_lease_seconds": lease_seconds}),
         poll_interval=0.2,
         generation=GenerationOptions(concurrency=8, batch_size=50, flush_seconds=0.2),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
@@ -29,7 +28,8 @@ Save = Callable[[Campaign], object]
 
 
 class JobInterrupted(Exception):
-    """The processor is stopping; the job stays queued and resumes from the log."""
+    """The processor is stopping or lost the job's lease; the job stays queued and resumes
+    from the log."""
 
 
 class ConflictsPersist(Exception):
@@ -50,18 +50,17 @@ class CampaignJob:
         generation: GenerationOptions | None = None,
         copy_batch: int = 500,
         archive_batch: int = 500,
-        stopping: threading.Event | None = None,
     ) -> None:
         self.store = store
-        self.stopping = stopping or threading.Event()
         self.generators = generators
         self.generation = generation or GenerationOptions()
         self.copy_batch = copy_batch
         self.archive_batch = archive_batch
 
-    def process(self, campaign: Campaign) -> str | None:
+    def process(self, campaign: Campaign, halted: Callable[[], bool]) -> str | None:
         """Do what the campaign's current run still needs. Returns an error only when the
-        job could not record its outcome (then it is tried again later)."""
+        job could not record its outcome (then it is tried again later). Once ``halted()``
+        is true no more segments are generated and ``JobInterrupted`` is raised."""
         run = campaign.current_run
         if run is None:
             return None
@@ -79,18 +78,18 @@ class CampaignJob:
             return self.store.save_campaign(c, context=context, snapshot=False)
 
         try:
-            campaign, error = self._phases(save, campaign, run.number)
+            campaign, error = self._phases(save, campaign, run.number, halted)
         finally:
             if campaign.version - loaded_version >= self.store.snapshot_every:
                 snapshot_now(self.store, campaign)
         return error
 
     def _phases(
-        self, save: Save, campaign: Campaign, run_number: int
+        self, save: Save, campaign: Campaign, run_number: int, halted: Callable[[], bool]
     ) -> tuple[Campaign, str | None]:
         campaign = self._until_saved(save, campaign, self._copy)
-        campaign, error = self._generate(save, campaign)
-        if self.stopping.is_set():
+        campaign, error = self._generate(save, campaign, halted)
+        if halted():
             raise JobInterrupted
         if error is not None:
             if not campaign.is_processing():
@@ -123,7 +122,9 @@ class CampaignJob:
         while archived := campaign.archive_orphans(run.number, limit=self.archive_batch):
             yield archived
 
-    def _generate(self, save: Save, campaign: Campaign) -> tuple[Campaign, str | None]:
+    def _generate(
+        self, save: Save, campaign: Campaign, halted: Callable[[], bool]
+    ) -> tuple[Campaign, str | None]:
         if not campaign.pending_generations():
             return campaign, None
         provider = str(campaign.ai_config.get("provider", "template"))
@@ -136,7 +137,7 @@ class CampaignJob:
                 generator,
                 lambda c, batch: self._record(save, c, batch),
                 self.generation,
-                self.stopping.is_set,
+                halted,
             )
         )
 

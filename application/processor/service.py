@@ -8,7 +8,6 @@ import threading
 
 from application.database import ConnectionInfo, open_pool, resolve_database_url
 from application.generators import build_generators
-from application.processor.partition import Partition
 from application.processor.worker import Processor
 from application.settings import Settings
 from application.store import CampaignStore, store_env
@@ -16,9 +15,7 @@ from application.store import CampaignStore, store_env
 log = logging.getLogger(__name__)
 
 
-def run_processor(
-    settings: Settings, partition: Partition, stop: threading.Event | None = None
-) -> None:
+def run_processor(settings: Settings, stop: threading.Event | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop`` is set). Migrates first: idempotent."""
     from application.migrate import migrate  # migrate imports this package's DDL
 
@@ -42,11 +39,9 @@ def run_processor(
             ),
             snapshot_every=settings.snapshot_every,
         )
-        processor = Processor(
-            store, pool, connection, build_generators(settings), settings, partition
-        )
+        processor = Processor(store, pool, connection, build_generators(settings), settings)
         processor.start()
-        log.info("processor %s serving; stop with SIGTERM", partition)
+        log.info("processor %s serving; stop with SIGTERM", processor.name)
         stop.wait()
     finally:
         if processor is not None:

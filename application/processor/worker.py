@@ -1,9 +1,10 @@
-"""The background processor: follow the log into the queue, work the partition's jobs.
+"""The background processor: follow the log into the queue, work the jobs it claims.
 
-One session advisory lock per partition slot makes two processes configured with the
-same slot a worker and a hot standby, never two workers. The process waits on LISTEN
-(the event log's channel and the queue's) and polls as a fallback, so a lost
-notification delays work by at most ``poll_interval``.
+Any number of processors run side by side, each claiming one job at a time under a
+lease (application/processor/queue.py): nothing to configure per process, and any may
+start or stop at any time. The process waits on LISTEN (the event log's channel and the
+queue's) and polls as a fallback, so a lost notification, or a lease that expired,
+delays work by at most ``poll_interval``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from application.database import ConnectionInfo
 from application.generators import Generator
 from application.processor.generation import GenerationOptions
 from application.processor.job import CampaignJob, JobInterrupted
-from application.processor.partition import Partition
-from application.processor.queue import QUEUE_CHANNEL, JobQueue, QueuedJob
+from application.processor.queue import QUEUE_CHANNEL, JobQueue, QueuedJob, processor_name
 from application.settings import Settings
 from application.store import EVENTS_TABLE, CampaignStore
 from domain.errors import CampaignNotFound
 
 log = logging.getLogger(__name__)
-SLOT_LOCK_CLASS = 0x6E756470  # "nudp"
 
 
 class Processor:
@@ -39,25 +38,22 @@ class Processor:
         connection: ConnectionInfo,
         generators: Mapping[str, Generator],
         settings: Settings,
-        partition: Partition = Partition(index=0, count=1),
         *,
         poll_interval: float = 1.0,
         generation: GenerationOptions | None = None,
     ) -> None:
         self.store = store
         self.connection = connection
-        self.partition = partition
+        self.name = processor_name()
         self.poll_interval = poll_interval
-        self.queue = JobQueue(pool)
+        self.queue = JobQueue(pool, self.name, settings.processor_lease_seconds)
         self._stopping = threading.Event()
         self.job = CampaignJob(
             store,
             generators,
             generation=generation or GenerationOptions(concurrency=settings.generator_concurrency),
-            stopping=self._stopping,
         )
         self._listener: psycopg.Connection | None = None
-        self._holds_slot = False
         self._thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -66,7 +62,7 @@ class Processor:
             return
         self._stopping.clear()
         self._thread = threading.Thread(
-            target=self._serve, name=f"processor-{self.partition}", daemon=True
+            target=self._serve, name=f"processor-{self.name}", daemon=True
         )
         self._thread.start()
 
@@ -79,11 +75,9 @@ class Processor:
 
     # ---------------------------------------------------------------- work
     def run_once(self) -> bool:
-        """Follow the log, then work one due job of this partition. True if it did work."""
+        """Follow the log, then claim and work one due job. True if it did work."""
         followed = self.queue.follow() > 0
-        if not self._hold_slot():
-            return followed
-        job = self.queue.take(self.partition)
+        job = self.queue.claim()
         if job is None:
             return followed
         self._work(job)
@@ -95,52 +89,42 @@ class Processor:
                 return
 
     def _work(self, job: QueuedJob) -> None:
-        try:
-            campaign = self.store.get_campaign(job.campaign_id)
-            error = self.job.process(campaign)
-        except CampaignNotFound:
-            error = None
-        except JobInterrupted:
-            return  # stays queued as it is
-        except Exception as failure:  # keep serving; the job is deferred, not lost
-            log.exception("job for campaign %s failed; deferring it", job.campaign_id)
-            error = f"{type(failure).__name__}: {failure}"
+        with self.queue.heartbeat(job) as lost:
+            try:
+                campaign = self.store.get_campaign(job.campaign_id)
+                error = self.job.process(
+                    campaign, halted=lambda: self._stopping.is_set() or lost.is_set()
+                )
+            except CampaignNotFound:
+                error = None
+            except JobInterrupted:
+                self.queue.release(job)  # stays queued, for any processor to take now
+                return
+            except Exception as failure:  # keep serving; the job is deferred, not lost
+                log.exception("job for campaign %s failed; deferring it", job.campaign_id)
+                error = f"{type(failure).__name__}: {failure}"
         if error is None:
             self.queue.done(job)
         else:
             self.queue.defer(job, error)
 
     def _serve(self) -> None:
-        log.info("processor %s started", self.partition)
+        log.info("processor %s started", self.name)
         while not self._stopping.is_set():
             try:
                 worked = self.run_once()
             except Exception:
-                log.exception("processor %s: database error; retrying", self.partition)
+                log.exception("processor %s: database error; retrying", self.name)
                 self._close_listener()
                 self._stopping.wait(self.poll_interval)
                 continue
             if not worked:
                 self._wait_for_notification()
-        log.info("processor %s stopped", self.partition)
+        log.info("processor %s stopped", self.name)
 
-    # ---------------------------------------------------------------- slot lock, LISTEN
-    def _hold_slot(self) -> bool:
-        listener = self._ensure_listener()
-        if self._holds_slot:
-            listener.execute("SELECT 1")  # a broken connection would have lost the lock
-            return True
-        row = listener.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", (SLOT_LOCK_CLASS, self.partition.lock_id)
-        ).fetchone()
-        self._holds_slot = bool(row and row[0])
-        if self._holds_slot:
-            log.info("processor %s holds its slot", self.partition)
-        return self._holds_slot
-
+    # ---------------------------------------------------------------- LISTEN
     def _ensure_listener(self) -> psycopg.Connection:
         if self._listener is None or self._listener.closed:
-            self._holds_slot = False
             self._listener = psycopg.connect(
                 self.connection.conninfo(), autocommit=True, connect_timeout=5
             )
@@ -158,7 +142,7 @@ class Processor:
             self._stopping.wait(self.poll_interval)
 
     def _close_listener(self) -> None:
-        listener, self._listener, self._holds_slot = self._listener, None, False
+        listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(psycopg.Error):
                 listener.close()

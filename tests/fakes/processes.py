@@ -34,11 +34,11 @@ def database_url(db: ConnectionInfo) -> str:
 
 def spawn_processor(
     db: ConnectionInfo,
-    partition: str,
     data_dir: Path,
     *,
     generator_url: str | None = None,
     concurrency: int = 4,
+    lease_seconds: float = 30.0,
     log_path: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
@@ -46,6 +46,7 @@ def spawn_processor(
         DATABASE_URL=database_url(db),
         NUDGESCRIBE_DATA_DIR=str(data_dir),
         NUDGESCRIBE_GENERATOR_CONCURRENCY=str(concurrency),
+        NUDGESCRIBE_PROCESSOR_LEASE_SECONDS=str(lease_seconds),
         PYTHONPATH=str(ROOT),
     )
     if generator_url:
@@ -55,7 +56,7 @@ def spawn_processor(
         )
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
-        [sys.executable, "-m", "application.processor", "--partition", partition],
+        [sys.executable, "-m", "application.processor"],
         cwd=ROOT,
         env=env,
         stdout=out,

@@ -79,7 +79,7 @@ def test_the_api_serves_without_the_processor_and_the_processor_runs_alone(
     assert "--no-processor" in api
     assert api[api.index("--host") + 1] == "0.0.0.0"
     assert processor[:2] == ["nudgescribe", "processor"]
-    assert "--partition" in processor
+    assert "--partition" not in processor  # processors claim jobs by lease: no slots
 
 
 def test_configuration_is_by_environment_only(compose: dict[str, Any]) -> None:

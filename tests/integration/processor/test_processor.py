@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import Counter
 from collections.abc import Iterator
-from uuid import UUID, uuid4
 
 import pytest
 
-from application.processor import Partition
-from application.processor.partition import bucket_of
 from domain.statuses import ArchiveReason, CampaignStatus, MessageStatus, Origin, RunStatus
 from tests.drive import approve_and_publish
 from tests.fakes.chat_server import ChatServer, chat_server
@@ -333,54 +332,72 @@ def test_regeneration_that_keeps_failing_leaves_the_queue_with_the_old_content(
     assert queued == (0,)
 
 
-def campaign_id_in_slot(slot: int, count: int) -> UUID:
-    while True:
-        candidate = uuid4()
-        if bucket_of(candidate) % count == slot:
-            return candidate
-
-
-def test_processor_takes_only_campaigns_of_its_partition(
+def test_processors_work_different_campaigns_and_each_claims_one_job_at_a_time(
     commands, store, pool, db, server, account_id
 ):  # type: ignore[no-untyped-def]
     found = generators(server.url)
-    campaign_id = create_campaign(
-        commands, pool, account_id, customers(range(2)), campaign_id=campaign_id_in_slot(0, 2)
-    )
+    first, second = (make_processor(store, pool, db, found) for _ in range(2))
+    campaign_ids = [
+        create_campaign(commands, pool, account_id, customers(range(2), region=f"R{i}"))
+        for i in range(2)
+    ]
+    first.queue.follow()
+    held = first.queue.claim()
+    assert held is not None
 
-    make_processor(store, pool, db, found, Partition(1, 2)).run_until_idle()
-    assert store.get_campaign(campaign_id).status == CampaignStatus.PROCESSING
+    second.run_until_idle()  # works the other campaign, never the one the first holds
+    other = next(c for c in campaign_ids if c != held.campaign_id)
+    assert store.get_campaign(other).status == CampaignStatus.READY_FOR_REVIEW
+    assert store.get_campaign(held.campaign_id).status == CampaignStatus.PROCESSING
 
-    make_processor(store, pool, db, found, Partition(0, 2)).run_until_idle()
-    assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
+    first.queue.release(held)
+    second.run_until_idle()
+    assert store.get_campaign(held.campaign_id).status == CampaignStatus.READY_FOR_REVIEW
 
 
-def test_second_processor_of_a_slot_stands_by_while_the_first_holds_it(
-    commands, store, pool, db, server, account_id
+def test_a_processor_that_lost_its_lease_stops_working_the_job(
+    commands, store, pool, db, account_id
 ):  # type: ignore[no-untyped-def]
-    found = generators(server.url)
-    first = make_processor(store, pool, db, found, Partition(0, 1))
-    second = make_processor(store, pool, db, found, Partition(0, 1))
-    try:
-        first.run_until_idle()  # takes the slot's lock and keeps it
-        campaign_id = create_campaign(commands, pool, account_id, customers(range(2)))
+    # 200 segments, 8 at a time, half a second each: about 12 s of generation; a lease of
+    # 1 s is renewed every third of a second, so the loss is seen long before the end.
+    with chat_server(latency=0.5) as server:
+        found = generators(server.url)
+        campaign_id = create_campaign(commands, pool, account_id, customers(range(200)), OPENAI)
+        first = make_processor(store, pool, db, found, lease_seconds=1.0)
+        working = threading.Thread(target=first.run_once)
+        working.start()
+        assert wait_until(
+            lambda: per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1),
+            timeout=60,
+        )
+        with pool.connection() as conn:  # another processor took the job over
+            conn.execute(
+                "UPDATE processor_queue SET leased_by = 'another', "
+                "lease_expires_at = now() + interval '1 hour' WHERE campaign_id = %s",
+                (campaign_id,),
+            )
+        working.join(timeout=60)
+        assert not working.is_alive()
 
-        second.run_until_idle()
         assert store.get_campaign(campaign_id).status == CampaignStatus.PROCESSING
+        assert len(per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)) < 200
+        with pool.connection() as conn:  # left as the new holder has it
+            lease = conn.execute(
+                "SELECT leased_by FROM processor_queue WHERE campaign_id = %s", (campaign_id,)
+            ).fetchone()
+            assert lease == ("another",)
+            conn.execute(  # ... which then dies: its lease runs out
+                "UPDATE processor_queue SET lease_expires_at = now() WHERE campaign_id = %s",
+                (campaign_id,),
+            )
+        make_processor(store, pool, db, found).run_until_idle()
 
-        first.run_until_idle()
-        assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
-    finally:
-        first.stop()
-        second.stop()
-
-
-def test_partition_parses_and_hashes_stably() -> None:
-    assert Partition.parse("1/4") == Partition(1, 4)
-    campaign_id = UUID("12345678-1234-5678-1234-567812345678")
-    assert bucket_of(campaign_id) == campaign_id.int % 2**63
-    with pytest.raises(ValueError):
-        Partition.parse("4/4")
+    assert store.get_campaign(campaign_id).status == CampaignStatus.READY_FOR_REVIEW
+    generated = per_segment(stored_events(pool, campaign_id), "MessageGenerated", 1)
+    assert len(generated) == 200
+    assert set(generated.values()) == {1}
+    # It stopped calling on losing the lease, and recorded what it had asked for.
+    assert set(Counter(r.prompt for r in server.log).values()) == {1}
 
 
 def test_stopping_mid_generation_keeps_the_job_queued_for_the_next_start(

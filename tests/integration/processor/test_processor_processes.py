@@ -1,5 +1,6 @@
-"""Real processor processes: two on one database never process a run twice, and a
-processor SIGKILLed mid-generation and restarted completes the run exactly once."""
+"""Real processor processes: two on one database never process a run twice, a processor
+SIGKILLed mid-generation and restarted completes the run exactly once, and in a fleet of
+three the job of the one SIGKILLed is taken over by another once its lease expires."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
+from application.processor import GenerationOptions
 from domain.statuses import CampaignStatus
-from tests.fakes.chat_server import ChatServer, chat_server
-from tests.fakes.processes import ROOT, clean_env, database_url, spawn_processor, wait_until
+from tests.fakes.chat_server import chat_server
+from tests.fakes.processes import ROOT, clean_env, database_url, wait_until
 from tests.processing import (
     OPENAI,
     create_campaign,
@@ -29,33 +31,7 @@ from tests.processing import (
 pytestmark = pytest.mark.integration
 
 KILLS = 4
-
-
-@pytest.fixture
-def spawn(db, tmp_path: Path) -> Iterator:  # type: ignore[no-untyped-def, type-arg]
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(partition: str, server: ChatServer, concurrency: int = 4) -> subprocess.Popen[bytes]:
-        process = spawn_processor(
-            db,
-            partition,
-            tmp_path / "data",
-            generator_url=server.url,
-            concurrency=concurrency,
-            log_path=tmp_path / f"processor-{len(started)}.log",
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+LEASE = 2.0  # seconds: a killed processor's job waits this long for another
 
 
 def finished(store, campaign_ids: list[UUID]) -> bool:  # type: ignore[no-untyped-def]
@@ -76,10 +52,7 @@ def assert_each_segment_generated_once(store, pool, campaign_id: UUID) -> None: 
     assert len(finals) == 1
 
 
-@pytest.mark.parametrize("partitions", [("0/1", "0/1"), ("0/2", "1/2")])
-def test_two_processors_never_process_a_run_twice(
-    commands, store, pool, account_id, spawn, partitions
-):  # type: ignore[no-untyped-def]
+def test_two_processors_never_process_a_run_twice(commands, store, pool, account_id, spawn):  # type: ignore[no-untyped-def]
     with chat_server(latency=0.01) as server:
         campaign_ids = [
             create_campaign(
@@ -87,8 +60,8 @@ def test_two_processors_never_process_a_run_twice(
             )
             for i in range(6)
         ]
-        for partition in partitions:
-            spawn(partition, server)
+        for _ in range(2):
+            spawn(server)
 
         assert wait_until(lambda: finished(store, campaign_ids), timeout=120)
 
@@ -118,7 +91,7 @@ def test_processor_killed_mid_generation_completes_the_run_exactly_once(
         kills = []
         for _ in range(KILLS):
             seen = len(recorded_at(pool, campaign_id))
-            process = spawn("0/1", server)
+            process = spawn(server, lease_seconds=LEASE)
             progressed = wait_until(
                 lambda seen=seen: len(recorded_at(pool, campaign_id)) > seen, timeout=60
             )
@@ -128,7 +101,7 @@ def test_processor_killed_mid_generation_completes_the_run_exactly_once(
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills.append(len(recorded_at(pool, campaign_id)))
-        spawn("0/1", server)
+        spawn(server, lease_seconds=LEASE)
 
         assert wait_until(lambda: finished(store, [campaign_id]), timeout=120)
 
@@ -161,12 +134,12 @@ def test_processor_killed_mid_generation_against_a_flaky_provider_completes_the_
     # A busy provider (every third call a 503) and a crash: neither may cost a segment.
     with chat_server(latency=0.02, fail_every=3, failure="503") as server:
         campaign_id = create_campaign(commands, pool, account_id, customers(range(1200)), OPENAI)
-        process = spawn("0/1", server, concurrency=8)
+        process = spawn(server, concurrency=8, lease_seconds=LEASE)
         assert wait_until(lambda: len(recorded_at(pool, campaign_id)) >= 200, timeout=120)
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert len(recorded_at(pool, campaign_id)) < 1200  # killed mid-generation
-        spawn("0/1", server, concurrency=8)
+        spawn(server, concurrency=8, lease_seconds=LEASE)
 
         assert wait_until(lambda: finished(store, [campaign_id]), timeout=300)
 
@@ -191,3 +164,74 @@ def test_processor_killed_mid_generation_against_a_flaky_provider_completes_the_
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def lease_holder(pool, campaign_id: UUID) -> int | None:  # type: ignore[no-untyped-def]
+    """The process id of the processor holding the campaign's job (its lease names it
+    ``host:pid:random``), or None when no live lease does."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT leased_by FROM processor_queue "
+            "WHERE campaign_id = %s AND lease_expires_at > now()",
+            (campaign_id,),
+        ).fetchone()
+    return int(row[0].split(":")[1]) if row and row[0] else None
+
+
+FLEET = 3
+FLEET_CONCURRENCY = 8
+SEGMENTS = 1000
+
+
+def test_a_fleet_takes_over_the_job_of_a_processor_killed_mid_generation(
+    commands, store, pool, account_id, spawn
+):  # type: ignore[no-untyped-def]
+    # 1,000 segments, 8 calls at a time, 50 ms each: about 6 s of generation.
+    with chat_server(latency=0.05) as server:
+        fleet = {
+            process.pid: process
+            for process in (
+                spawn(server, concurrency=FLEET_CONCURRENCY, lease_seconds=LEASE)
+                for _ in range(FLEET)
+            )
+        }
+        campaign_id = create_campaign(
+            commands, pool, account_id, customers(range(SEGMENTS)), OPENAI
+        )
+        assert wait_until(lambda: len(recorded_at(pool, campaign_id)) >= 100, timeout=120)
+        holder = lease_holder(pool, campaign_id)
+        assert holder in fleet
+        fleet[holder].send_signal(signal.SIGKILL)
+        fleet[holder].wait()
+        killed_at = time.time()
+        recorded_before_kill = set(recorded_at(pool, campaign_id))
+        assert len(recorded_before_kill) < SEGMENTS  # killed mid-generation
+
+        takers: list[int | None] = []
+        assert wait_until(
+            lambda: (
+                takers.append(lease_holder(pool, campaign_id)) or takers[-1] not in (None, holder)
+            ),
+            timeout=60,
+        )
+        assert takers[-1] in set(fleet) - {holder}
+        assert wait_until(lambda: finished(store, [campaign_id]), timeout=120)
+
+    assert_each_segment_generated_once(store, pool, campaign_id)
+    run = store.get_campaign(campaign_id).current_run
+    key_of = {f"Offer for plan {s.values['plan']} in EU": key for key, s in run.segments.items()}
+    asks = Counter(key_of[r.prompt] for r in server.log)
+    assert set(asks) == set(run.segments)
+    asked_twice = {key for key, count in asks.items() if count > 1}
+    assert set(asks.values()) <= {1, 2}
+    # Only what the killed processor had asked for and not yet recorded is asked again:
+    # its calls in flight and the answers it held unsaved (the results queue and a batch).
+    asked_before_kill = {key_of[r.prompt] for r in server.log if r.at < killed_at}
+    unrecorded_at_kill = asked_before_kill - recorded_before_kill
+    assert asked_twice <= unrecorded_at_kill
+    pipeline = 2 * FLEET_CONCURRENCY + 3 * GenerationOptions().batch_size
+    assert len(unrecorded_at_kill) <= pipeline
+    print(
+        f"recorded at the kill: {len(recorded_before_kill)}; asked but unrecorded: "
+        f"{len(unrecorded_at_kill)}; asked twice: {len(asked_twice)}"
+    )

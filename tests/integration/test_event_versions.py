@@ -26,17 +26,14 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from application.audit import export_events, verify_chains
-from application.database import ConnectionInfo, open_pool
+from application.database import ConnectionInfo
 from application.export import export_lines
-from application.migrate import migrate
 from application.store import CampaignStore, store_env
 from domain.campaign import Campaign
 from domain.versions import data_fields, event_classes, stored_version, version_of
 from projections.rebuild import verify
 from projections.runner import ProjectionRunner
-from projections.schema import READ_MODEL_DDL
-from tests.dbserver import throwaway_database
-from tests.fixtures.events.rows import EVENTS_FILE, load, read, read_model_rows
+from tests.fixtures.events.rows import EVENTS_FILE, load, migrated, read, read_model_rows
 
 pytestmark = pytest.mark.integration
 
@@ -66,18 +63,13 @@ class Loaded:
 @pytest.fixture(params=CAPTURES, ids=[p.name for p in CAPTURES])
 def loaded(request: pytest.FixtureRequest, pg_server_url: str) -> Iterator[Loaded]:
     capture = Capture(*read(request.param))
-    with throwaway_database(pg_server_url, prefix="nudgescribe_versions") as info:
-        pool = open_pool(info, max_size=2, name="nudgescribe-versions")
+    with migrated(pg_server_url) as (info, pool):
+        load(info, capture.events, capture.snapshot)
+        store = CampaignStore(store_env(info, pool_size=1))
         try:
-            migrate(info, pool, extra_ddl=READ_MODEL_DDL)
-            load(info, capture.events, capture.snapshot)
-            store = CampaignStore(store_env(info, pool_size=1))
-            try:
-                yield Loaded(capture, info, pool, store)
-            finally:
-                store.close()
+            yield Loaded(capture, info, pool, store)
         finally:
-            pool.close()
+            store.close()
 
 
 def test_the_aggregate_rebuilds_and_the_snapshot_loads_to_the_same_state(loaded: Loaded) -> None:

@@ -246,19 +246,26 @@ def test_a_refused_segment_is_recorded_for_its_message_and_the_run_completes(
     assert len(refusals) == 1, "a refused request is not sent again"
 
 
+def regeneration_queued(commands, store, pool, processor, account_id):  # type: ignore[no-untyped-def]
+    """A generated three-segment campaign with one message queued for regeneration:
+    (the campaign's id, that message as it was)."""
+    campaign_id = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
+    processor.run_until_idle()
+    run = store.get_campaign(campaign_id).current_run
+    assert run is not None
+    target = next(iter(run.messages.values()))
+    commands.regenerate(
+        account_id=account_id, campaign_id=campaign_id, message_id=target.message_id
+    )
+    return campaign_id, target
+
+
 def test_a_refused_regeneration_marks_the_message_failed_with_its_old_content(
     commands, store, pool, db, account_id
 ):  # type: ignore[no-untyped-def]
     with chat_server() as server:
         processor = make_processor(store, pool, db, generators(server.url, max_attempts=2))
-        campaign_id = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
-        processor.run_until_idle()
-        run = store.get_campaign(campaign_id).current_run
-        assert run is not None
-        target = next(iter(run.messages.values()))
-        commands.regenerate(
-            account_id=account_id, campaign_id=campaign_id, message_id=target.message_id
-        )
+        campaign_id, target = regeneration_queued(commands, store, pool, processor, account_id)
         server.config.fail_marker, server.config.failure = "", "policy"  # every call refused
         processor.run_until_idle()
 
@@ -306,14 +313,7 @@ def test_regeneration_that_keeps_failing_leaves_the_queue_with_the_old_content(
 ):  # type: ignore[no-untyped-def]
     with chat_server() as server:
         processor = make_processor(store, pool, db, generators(server.url, max_attempts=2))
-        campaign_id = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
-        processor.run_until_idle()
-        run = store.get_campaign(campaign_id).current_run
-        assert run is not None
-        target = next(iter(run.messages.values()))
-        commands.regenerate(
-            account_id=account_id, campaign_id=campaign_id, message_id=target.message_id
-        )
+        campaign_id, target = regeneration_queued(commands, store, pool, processor, account_id)
         server.config.fail_marker = ""  # every call fails from now on
         processor.run_until_idle()
 

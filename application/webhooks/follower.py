@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from application.store import EVENTS_TABLE
 from application.webhooks import events
+from application.webhooks.outbox import ASYNC_COMMIT
 from application.webhooks.schema import CHANNEL, TRACKING_NAME
 
 WINDOW = 10_000  # log positions per follower transaction: bounds what one reads
@@ -74,6 +75,7 @@ class Follower:
 
     def follow(self) -> Followed:
         with self.pool.connection() as conn, conn.transaction():
+            conn.execute(ASYNC_COMMIT)
             row = conn.execute(
                 "SELECT position FROM webhook_tracking WHERE name = %s FOR UPDATE SKIP LOCKED",
                 (TRACKING_NAME,),

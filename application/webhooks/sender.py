@@ -25,7 +25,7 @@ import httpx
 from application.webhooks.errors import InvalidWebhook
 from application.webhooks.outbox import Claimed, Result
 from application.webhooks.signing import signed_headers
-from application.webhooks.urls import check_addresses, check_shape
+from application.webhooks.urls import check_addresses, check_shape, literal
 
 TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 4096
@@ -114,12 +114,7 @@ async def send(
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):
             host, port = check_shape(item.url, allow_private=allow_private)
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-            address = check_addresses(
-                host, list(dict.fromkeys(str(i[4][0]) for i in infos)), allow_private=allow_private
-            )
+            address = check_addresses(host, await _resolve(host, port), allow_private=allow_private)
             status, retry_after = await _post(clients, item, host, address)
         if not 200 <= status < 300:
             error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
@@ -139,6 +134,18 @@ async def send(
         wait = retry_after_seconds(retry_after, now)
         next_at = next_attempt(item.attempts, wait, now, item.retry_until, backoff_seconds)
     return Result(item.message_id, item.webhook_id, status, duration_ms, error, next_at, delivered)
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    """Every address of ``host``, looked up now (off the event loop); [] when none."""
+    found = literal(host)
+    if found is not None:
+        return found
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def _post(clients: Clients, item: Claimed, host: str, address: str) -> tuple[int, str | None]:

@@ -68,8 +68,19 @@ def check_addresses(host: str, addresses: list[str], *, allow_private: bool) -> 
     return addresses[0]
 
 
+def literal(host: str) -> list[str] | None:
+    """An IP literal is its own only address (no lookup); None for a name."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return None
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (an IP literal is its own), [] when none."""
+    found = literal(host)
+    if found is not None:
+        return found
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):

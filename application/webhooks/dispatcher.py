@@ -16,7 +16,6 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -27,7 +26,7 @@ from application.metrics import WEBHOOK_BACKLOG, WEBHOOK_DELIVERIES, WEBHOOK_OLD
 from application.settings import Settings
 from application.store import EVENTS_TABLE
 from application.webhooks.follower import Follower
-from application.webhooks.outbox import Outbox, Result
+from application.webhooks.outbox import Claimed, Outbox, Result
 from application.webhooks.schema import CHANNEL
 from application.webhooks.sender import LEASE_SECONDS, Clients, send
 
@@ -75,28 +74,28 @@ class WebhookDispatcher:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
-        clients = Clients()
+        clients = Clients(self.settings.webhook_concurrency)
         in_flight: dict[UUID, int] = {}
         finished: list[Result] = []
         tasks: set[asyncio.Task[None]] = set()
-        listener = asyncio.create_task(self._listen(wake))
-        backlog_at = 0.0
+        logged = asyncio.Event()  # the log has news to follow
+        logged.set()
+        listener = asyncio.create_task(self._listen(wake, logged))
+        followed_at = backlog_at = 0.0
         log.info("webhook dispatcher started")
         try:
             while not self._stopping.is_set():
                 wake.clear()
                 try:
-                    while (await asyncio.to_thread(self.follower.follow)).positions:
-                        pass
+                    if logged.is_set() or time.monotonic() - followed_at > self.poll_interval:
+                        logged.clear()
+                        followed_at = time.monotonic()
+                        while (await asyncio.to_thread(self.follower.follow)).positions:
+                            pass
                     done, finished[:] = finished[:], []
-                    await asyncio.to_thread(self._record, done)
                     free = self.settings.webhook_concurrency - sum(in_flight.values())
                     claimed = await asyncio.to_thread(
-                        self.outbox.claim,
-                        dict(in_flight),
-                        self.settings.webhook_endpoint_concurrency,
-                        free,
-                        LEASE_SECONDS,
+                        self._record_and_claim, done, dict(in_flight), free
                     )
                     if time.monotonic() - backlog_at > BACKLOG_EVERY_SECONDS:
                         backlog_at = time.monotonic()
@@ -125,7 +124,7 @@ class WebhookDispatcher:
             log.info("webhook dispatcher stopped")
 
     async def _deliver(
-        self, clients: Clients, item: Any, in_flight: dict[UUID, int], finished: list[Result]
+        self, clients: Clients, item: Claimed, in_flight: dict[UUID, int], finished: list[Result]
     ) -> None:
         try:
             result = await send(
@@ -142,6 +141,14 @@ class WebhookDispatcher:
             assert self._wake is not None
             self._wake.set()
 
+    def _record_and_claim(
+        self, results: list[Result], in_flight: dict[UUID, int], free: int
+    ) -> list[Claimed]:
+        """One hop to a worker thread: finished attempts recorded, then the next claimed."""
+        self._record(results)
+        slots = self.settings.webhook_endpoint_concurrency
+        return self.outbox.claim(in_flight, slots, free, LEASE_SECONDS)
+
     def _record(self, results: list[Result]) -> None:
         if not results:
             return
@@ -155,8 +162,9 @@ class WebhookDispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), seconds)
 
-    async def _listen(self, wake: asyncio.Event) -> None:
-        """Set ``wake`` on each NOTIFY of the log or the outbox; reconnect when lost."""
+    async def _listen(self, wake: asyncio.Event, logged: asyncio.Event) -> None:
+        """Set ``wake`` on each NOTIFY of the log or the outbox (and ``logged`` on the
+        log's); reconnect when lost."""
         while not self._stopping.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -164,7 +172,9 @@ class WebhookDispatcher:
                 ) as conn:
                     for channel in (EVENTS_TABLE, CHANNEL):
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    async for _ in conn.notifies():
+                    async for notice in conn.notifies():
+                        if notice.channel == EVENTS_TABLE:
+                            logged.set()
                         wake.set()
             except psycopg.Error:
                 await asyncio.sleep(self.poll_interval)

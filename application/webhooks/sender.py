@@ -69,7 +69,12 @@ class Clients:
     connected to, so two names on one address must never share a TLS connection made
     for the other's name. The least recently used idle client is closed past the bound."""
 
-    def __init__(self, limit: int = CLIENTS_KEPT) -> None:
+    def __init__(self, connections: int, limit: int = CLIENTS_KEPT) -> None:
+        # As many kept-alive connections as requests in flight: none is closed and opened
+        # again between two deliveries.
+        self.limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections
+        )
         self.limit = limit
         self._clients: OrderedDict[str, tuple[httpx.AsyncClient, list[int]]] = OrderedDict()
 
@@ -79,6 +84,7 @@ class Clients:
             client = httpx.AsyncClient(
                 follow_redirects=False,
                 timeout=TIMEOUT_SECONDS,
+                limits=self.limits,
                 headers={"user-agent": USER_AGENT},
                 trust_env=False,  # no proxy from the environment: the address is the checked one
             )

@@ -77,7 +77,7 @@ def wait_count(client: httpx.Client, count: int, timeout: float = 600) -> float:
     while received(client)["count"] < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the receiver got {received(client)['count']} of {count}")
-        time.sleep(0.005)
+        time.sleep(0.05)  # seldom: this process also runs the dispatcher
     return time.perf_counter()
 
 
@@ -98,7 +98,8 @@ def ours(
 
 async def bare(url: str, requests: list[tuple[str, dict[str, str], str]], in_flight: int) -> float:
     gate = asyncio.Semaphore(in_flight)
-    async with httpx.AsyncClient(follow_redirects=False, timeout=10.0) as client:
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10.0, limits=limits) as client:
 
         async def post(target: str, headers: dict[str, str], body: str) -> None:
             async with gate:

@@ -11,6 +11,7 @@ the highest position seen.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from application.webhooks import events
 from application.webhooks.outbox import ASYNC_COMMIT
 from application.webhooks.schema import CHANNEL, TRACKING_NAME
 
+log = logging.getLogger(__name__)
 WINDOW = 10_000  # log positions per follower transaction: bounds what one reads
 ACCOUNTS_CACHED = 10_000  # campaign -> account; a campaign never changes account
 _NAMESPACE = UUID("6f1d1c1e-5f0e-4d4a-9a57-6e7564676577")
@@ -119,7 +121,11 @@ class Follower:
             endpoints = subscribed.get(account_id) if account_id else None
             if not endpoints:
                 continue
-            kind, body = events.payload(position, campaign_id, topic, bytes(state), run_start)
+            try:
+                kind, body = events.payload(position, campaign_id, topic, bytes(state), run_start)
+            except Exception:  # one malformed event must not stop every endpoint's webhooks
+                log.exception("webhooks: cannot read the event at position %s; skipped", position)
+                continue
             for webhook_id, kinds in endpoints:
                 if kind in kinds:
                     rows.append((

@@ -158,7 +158,8 @@ async def _post(clients: Clients, item: Claimed, host: str, address: str) -> tup
     url = httpx.URL(item.url)
     headers = signed_headers(item.secrets, item.message_id, datetime.now(UTC), item.body)
     headers["host"] = url.netloc.decode("ascii")
-    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+    # The name as sent (IDNA), for the certificate check and SNI.
+    extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
     async with clients.use(host) as client:
         request = client.build_request(
             "POST",

@@ -23,6 +23,9 @@ from application.webhooks.urls import check_url
 
 ROTATION_OVERLAP_SECONDS = 24 * 3600  # the old secret signs beside the new one this long
 MAX_DESCRIPTION = 500
+# Each event is one outbox row per endpoint subscribed: this bounds the rows one window of
+# the log can make (application.webhooks.follower.WINDOW).
+MAX_ENDPOINTS = 20
 _COLUMNS = (
     "webhook_id, url, events, description, enabled, disabled_reason, failing_since,"
     " created_at, updated_at"
@@ -74,6 +77,13 @@ class Webhooks:
         checked = self._checked(url, kinds, description)
         secret = new_secret()
         with account_connection(self.pool, account_id) as conn:
+            # Creates of one account take turns, so the count below stays true.
+            conn.execute("SELECT 1 FROM accounts WHERE account_id = %s FOR UPDATE", (account_id,))
+            count = conn.execute(
+                "SELECT count(*) FROM webhook_endpoints WHERE account_id = %s", (account_id,)
+            ).fetchone()
+            if count and count[0] >= MAX_ENDPOINTS:
+                raise InvalidWebhook(None, f"an account has at most {MAX_ENDPOINTS} webhooks")
             row = conn.execute(
                 "INSERT INTO webhook_endpoints (webhook_id, account_id, url, events, description,"
                 f" secret) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",

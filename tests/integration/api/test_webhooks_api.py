@@ -125,3 +125,14 @@ def test_a_foreign_webhook_is_not_found(
     assert other.ok("/v1/webhooks/list", {})["data"] == []
     # The owner's endpoint is untouched.
     assert api.ok("/v1/webhooks/list", {})["data"][0]["enabled"] is True
+
+
+def test_an_account_has_at_most_twenty_webhooks(api: Api) -> None:
+    for _ in range(20):
+        create(api)
+    refused = api.post("/v1/webhooks/create", {"url": PUBLIC, "events": ["run.failed"]})
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "message": "an account has at most 20 webhooks",
+        "code": "invalid_webhook",
+    }

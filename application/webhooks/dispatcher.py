@@ -1,10 +1,10 @@
 """The dispatcher: follows the log into the outbox and delivers what is due.
 
 A thread of its own runs an asyncio loop. Each round it follows the log (``follower``),
-records finished attempts (``outbox``), and claims as many due rows as it has free slots:
-``webhook_concurrency`` in all and ``webhook_endpoint_concurrency`` per endpoint, so an
-endpoint that never answers holds only its own slots, each for at most the timeout, and
-every other endpoint's deliveries go on. It wakes on the log's NOTIFY, the outbox's, a
+records finished attempts (``outbox``), and claims due rows for its slots (``slots``):
+``webhook_concurrency`` running in all and ``webhook_endpoint_concurrency`` per endpoint,
+so an endpoint that never answers holds only its own slots, each for at most the
+timeout, and every other endpoint's deliveries go on. It wakes on the log's NOTIFY, the outbox's, a
 finished attempt, or the poll interval. Any number of dispatchers (one per processor)
 share the work: the follower's position and the outbox rows are claimed with SKIP LOCKED.
 """
@@ -29,6 +29,7 @@ from application.webhooks.follower import Follower
 from application.webhooks.outbox import Claimed, Outbox, Result
 from application.webhooks.schema import CHANNEL
 from application.webhooks.sender import LEASE_SECONDS, Clients, send
+from application.webhooks.slots import Slots
 
 log = logging.getLogger(__name__)
 BACKLOG_EVERY_SECONDS = 5.0  # how often the backlog gauges are read
@@ -75,9 +76,17 @@ class WebhookDispatcher:
         self._loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
         clients = Clients(self.settings.webhook_concurrency)
-        in_flight: dict[UUID, int] = {}
         finished: list[Result] = []
         tasks: set[asyncio.Task[None]] = set()
+
+        def start(item: Claimed) -> None:
+            task = asyncio.create_task(self._deliver(clients, item, slots, finished))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        slots = Slots(
+            self.settings.webhook_concurrency, self.settings.webhook_endpoint_concurrency, start
+        )
         logged = asyncio.Event()  # the log has news to follow
         logged.set()
         listener = asyncio.create_task(self._listen(wake, logged))
@@ -93,9 +102,8 @@ class WebhookDispatcher:
                         while (await asyncio.to_thread(self.follower.follow)).positions:
                             pass
                     done, finished[:] = finished[:], []
-                    free = self.settings.webhook_concurrency - sum(in_flight.values())
                     claimed = await asyncio.to_thread(
-                        self._record_and_claim, done, dict(in_flight), free
+                        self._record_and_claim, done, slots.held(), *slots.claimable()
                     )
                     if time.monotonic() - backlog_at > BACKLOG_EVERY_SECONDS:
                         backlog_at = time.monotonic()
@@ -106,16 +114,13 @@ class WebhookDispatcher:
                     log.exception("webhook dispatcher: database error; retrying")
                     await self._sleep(wake, self.poll_interval)
                     continue
-                for item in claimed:
-                    in_flight[item.webhook_id] = in_flight.get(item.webhook_id, 0) + 1
-                    task = asyncio.create_task(self._deliver(clients, item, in_flight, finished))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                slots.add(claimed)
                 if not finished:
                     await self._sleep(wake, self.poll_interval)
         finally:
             listener.cancel()
-            for task in tasks:  # their rows are due again once their lease passes
+            slots.waiting.clear()  # these rows, and the running ones', are due again once their
+            for task in list(tasks):  # lease passes
                 task.cancel()
             await asyncio.gather(listener, *tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
@@ -124,7 +129,7 @@ class WebhookDispatcher:
             log.info("webhook dispatcher stopped")
 
     async def _deliver(
-        self, clients: Clients, item: Claimed, in_flight: dict[UUID, int], finished: list[Result]
+        self, clients: Clients, item: Claimed, slots: Slots, finished: list[Result]
     ) -> None:
         try:
             result = await send(
@@ -135,19 +140,17 @@ class WebhookDispatcher:
             )
             finished.append(result)
         finally:
-            in_flight[item.webhook_id] -= 1
-            if not in_flight[item.webhook_id]:
-                del in_flight[item.webhook_id]
+            if not self._stopping.is_set():
+                slots.done(item.webhook_id)
             assert self._wake is not None
             self._wake.set()
 
     def _record_and_claim(
-        self, results: list[Result], in_flight: dict[UUID, int], free: int
+        self, results: list[Result], held: dict[UUID, int], limit: int, per_endpoint: int
     ) -> list[Claimed]:
         """One hop to a worker thread: finished attempts recorded, then the next claimed."""
         self._record(results)
-        slots = self.settings.webhook_endpoint_concurrency
-        return self.outbox.claim(in_flight, slots, free, LEASE_SECONDS)
+        return self.outbox.claim(held, per_endpoint, limit, LEASE_SECONDS)
 
     def _record(self, results: list[Result]) -> None:
         if not results:

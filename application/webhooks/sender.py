@@ -30,7 +30,9 @@ from application.webhooks.urls import check_addresses, check_shape, literal
 TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 4096
 MAX_BACKOFF_SECONDS = 3600.0
-LEASE_SECONDS = TIMEOUT_SECONDS + 5.0  # a claimed row is due again after this (its sender died)
+# A claimed row is due again after this (its dispatcher died): it may wait for one attempt
+# to its endpoint to end (application.webhooks.slots), then take one itself.
+LEASE_SECONDS = 2 * TIMEOUT_SECONDS + 5.0
 CLIENTS_KEPT = 256
 USER_AGENT = "Nudgescribe-Webhooks/1"
 

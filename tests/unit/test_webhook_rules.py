@@ -4,19 +4,21 @@ delivery is tried again, the signature receivers verify, the stable webhook-id."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from application.webhooks.errors import InvalidWebhook
 from application.webhooks.follower import message_id
+from application.webhooks.outbox import Claimed
 from application.webhooks.sender import (
     MAX_BACKOFF_SECONDS,
     next_attempt,
     retry_after_seconds,
 )
 from application.webhooks.signing import new_secret, signed_headers
+from application.webhooks.slots import Slots
 from application.webhooks.urls import check_addresses, check_shape, check_url
 
 pytestmark = pytest.mark.unit
@@ -105,3 +107,28 @@ def test_the_webhook_id_is_stable_per_endpoint_and_event() -> None:
     one, two = uuid4(), uuid4()
     assert message_id(one, 7) == message_id(one, 7)
     assert len({message_id(one, 7), message_id(one, 8), message_id(two, 7)}) == 3
+
+
+def claimed(webhook_id: UUID, n: int) -> list[Claimed]:
+    return [
+        Claimed(f"msg_{webhook_id.hex[:4]}_{i}", webhook_id, "ping", "{}", 0, "https://h/", (), DAY)
+        for i in range(n)
+    ]
+
+
+def test_slots_cap_each_endpoint_and_the_total_and_refill_at_once() -> None:
+    started: list[Claimed] = []
+    slots = Slots(total=3, per_endpoint=2, start=started.append)
+    slow, fast = uuid4(), uuid4()
+    assert slots.claimable() == (6, 4)
+    slots.add(claimed(slow, 4) + claimed(fast, 2))
+    assert [s.webhook_id for s in started] == [slow, slow, fast]  # 2 per endpoint, 3 in all
+    assert slots.held() == {slow: 4, fast: 2}
+    assert slots.claimable() == (0, 4)
+    slots.done(fast)  # the freed slot goes to fast's next, not to slow's waiting third
+    assert [s.webhook_id for s in started[3:]] == [fast]
+    slots.done(fast)
+    assert [s.webhook_id for s in started[4:]] == []  # slow is at its own cap
+    slots.done(slow)
+    assert [s.webhook_id for s in started[4:]] == [slow]
+    assert slots.held() == {slow: 3}  # fast has nothing left

@@ -7,8 +7,10 @@ from uuid import UUID
 import pytest
 
 from application.webhooks.endpoints import Webhooks
+from tests.fakes.chat_server import chat_server
 from tests.fakes.processes import wait_until
 from tests.fakes.webhook_receiver import Receiver
+from tests.processing import OPENAI, create_campaign, customers, generators, make_processor
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +115,40 @@ def test_rotated_secret_signs_beside_the_old_one(  # type: ignore[no-untyped-def
     receiver.routes["rotated"].secret = new
     second = webhooks.test(account_id, webhook_id)
     assert wait_until(lambda: receiver.accepted("rotated")[second] == 1, timeout=30)  # new
+
+
+def test_a_refused_segment_and_a_failed_run_are_told(  # type: ignore[no-untyped-def]
+    commands, store, pool, db, account_id, subscribe, dispatch, receiver: Receiver
+) -> None:
+    subscribe("all", events=["run.completed", "run.failed", "message.generation_failed"])
+    with chat_server(fail_marker="plan p1 ", failure="policy") as server:
+        processor = make_processor(store, pool, db, generators(server.url, max_attempts=2))
+        refused = create_campaign(commands, pool, account_id, customers(range(3)), OPENAI)
+        processor.run_until_idle()
+        server.config.failure = "500"  # now a failure that fails the whole run
+        failed = create_campaign(
+            commands, pool, account_id, customers(range(3), region="US"), OPENAI
+        )
+        processor.run_until_idle()
+    dispatch()
+
+    def told() -> list[tuple[str, str]]:
+        return sorted(
+            (a.payload["type"], a.payload["data"]["campaign_id"])
+            for a in receiver.attempts("all")
+            if a.status == 200 and a.payload is not None
+        )
+
+    expected = sorted([
+        ("message.generation_failed", str(refused)),
+        ("run.completed", str(refused)),
+        ("run.failed", str(failed)),
+    ])  # fmt: skip
+    assert wait_until(lambda: told() == expected, timeout=30)
+    by_type = {a.payload["type"]: a.payload["data"] for a in receiver.attempts("all")}  # type: ignore[index]
+    assert by_type["message.generation_failed"]["segment_key"]
+    assert "safety system" in by_type["message.generation_failed"]["error"]
+    assert by_type["message.generation_failed"]["regeneration"] is False
+    assert by_type["run.completed"]["counts"]["failed"] == 1
+    assert by_type["run.failed"]["campaign_status"] == "Failed"
+    assert "HTTP 500" in by_type["run.failed"]["error"]

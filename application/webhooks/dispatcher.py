@@ -75,7 +75,7 @@ class WebhookDispatcher:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
-        clients = Clients(self.settings.webhook_concurrency)
+        clients = Clients(self.settings.webhook_endpoint_concurrency)
         finished: list[Result] = []
         tasks: set[asyncio.Task[None]] = set()
 

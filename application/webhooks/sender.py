@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from uuid import UUID
 
 import httpx
 
@@ -67,22 +68,24 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 class Clients:
-    """One HTTP client per host name: pooled connections are keyed by the address
-    connected to, so two names on one address must never share a TLS connection made
-    for the other's name. The least recently used idle client is closed past the bound."""
+    """One HTTP client per endpoint. Pooled connections are keyed by the address connected
+    to, so two names on one address must never share a TLS connection made for the
+    other's name; and httpcore checks every idle connection of a pool on each request, so
+    small pools (an endpoint's slots) cost less than one large one. The least recently
+    used idle client is closed past the bound."""
 
     def __init__(self, connections: int, limit: int = CLIENTS_KEPT) -> None:
-        # As many kept-alive connections as requests in flight: none is closed and opened
-        # again between two deliveries.
+        # As many kept-alive connections as an endpoint has slots: none is closed and
+        # opened again between two deliveries.
         self.limits = httpx.Limits(
             max_connections=connections, max_keepalive_connections=connections
         )
         self.limit = limit
-        self._clients: OrderedDict[str, tuple[httpx.AsyncClient, list[int]]] = OrderedDict()
+        self._clients: OrderedDict[UUID, tuple[httpx.AsyncClient, list[int]]] = OrderedDict()
 
     @asynccontextmanager
-    async def use(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
-        if host not in self._clients:
+    async def use(self, key: UUID) -> AsyncIterator[httpx.AsyncClient]:
+        if key not in self._clients:
             client = httpx.AsyncClient(
                 follow_redirects=False,
                 timeout=TIMEOUT_SECONDS,
@@ -90,9 +93,9 @@ class Clients:
                 headers={"user-agent": USER_AGENT},
                 trust_env=False,  # no proxy from the environment: the address is the checked one
             )
-            self._clients[host] = (client, [0])
-        self._clients.move_to_end(host)
-        client, users = self._clients[host]
+            self._clients[key] = (client, [0])
+        self._clients.move_to_end(key)
+        client, users = self._clients[key]
         users[0] += 1
         try:
             yield client
@@ -101,9 +104,9 @@ class Clients:
             await self._trim()
 
     async def _trim(self) -> None:
-        idle = [h for h, (_, users) in self._clients.items() if users[0] == 0]
-        for host in idle[: max(0, len(self._clients) - self.limit)]:
-            client, _ = self._clients.pop(host)
+        idle = [k for k, (_, users) in self._clients.items() if users[0] == 0]
+        for key in idle[: max(0, len(self._clients) - self.limit)]:
+            client, _ = self._clients.pop(key)
             await client.aclose()
 
     async def close(self) -> None:
@@ -162,7 +165,7 @@ async def _post(clients: Clients, item: Claimed, host: str, address: str) -> tup
     headers["host"] = url.netloc.decode("ascii")
     # The name as sent (IDNA), for the certificate check and SNI.
     extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
-    async with clients.use(host) as client:
+    async with clients.use(item.webhook_id) as client:
         request = client.build_request(
             "POST",
             url.copy_with(host=address),

@@ -99,8 +99,9 @@ class WebhookDispatcher:
                     if logged.is_set() or time.monotonic() - followed_at > self.poll_interval:
                         logged.clear()
                         followed_at = time.monotonic()
-                        while (await asyncio.to_thread(self.follower.follow)).positions:
-                            pass
+                        if (await asyncio.to_thread(self.follower.follow)).positions:
+                            logged.set()  # one window a round: deliveries start meanwhile
+                            wake.set()
                     done, finished[:] = finished[:], []
                     claimed = await asyncio.to_thread(
                         self._record_and_claim, done, slots.held(), *slots.claimable()

@@ -28,7 +28,7 @@ from application.webhooks.outbox import ASYNC_COMMIT
 from application.webhooks.schema import CHANNEL, TRACKING_NAME
 
 log = logging.getLogger(__name__)
-WINDOW = 2_000  # log positions per follower transaction: bounds what one holds in memory
+WINDOW = 500  # log positions per follower transaction: bounds what one holds in memory
 ACCOUNTS_CACHED = 10_000  # campaign -> account; a campaign never changes account
 _NAMESPACE = UUID("6f1d1c1e-5f0e-4d4a-9a57-6e7564676577")
 

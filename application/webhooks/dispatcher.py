@@ -120,8 +120,9 @@ class WebhookDispatcher:
                     await self._sleep(wake, self.poll_interval)
         finally:
             listener.cancel()
-            slots.waiting.clear()  # these rows, and the running ones', are due again once their
-            for task in list(tasks):  # lease passes
+            # Rows waiting or running here are due again once their lease passes.
+            slots.waiting.clear()
+            for task in list(tasks):
                 task.cancel()
             await asyncio.gather(listener, *tasks, return_exceptions=True)
             with contextlib.suppress(Exception):

@@ -137,7 +137,8 @@ class LargeBody(Generic[M]):
                 found = first_bad_string({key: value} if index is None else value)
                 if found is not None and found[1] == UNPAIRED_SURROGATE:
                     raise ValueError("orjson refuses it as invalid JSON: so do we")
-                if problem is None and found is not None:
+                known = key in self._parser.model.model_fields  # unknown fields are ignored
+                if problem is None and found is not None and known:
                     where, reason = found
                     problem = (where if index is None else (key, index, *where)), reason
                 if index is None:

@@ -7,12 +7,14 @@ from typing import Any
 from pydantic import AwareDatetime
 
 from api.models.campaigns import CampaignRef
-from api.models.common import RunNumber
+from api.models.common import CAMPAIGN_ID, RunNumber, example
 from api.models.presenters import message_counts
 from application.time_travel import CampaignState
 
 
 class CampaignGet(CampaignRef):
+    model_config = example(campaign_id=CAMPAIGN_ID, as_of_run=1)
+
     as_of_run: RunNumber | None = None
     as_of: AwareDatetime | None = None  # ISO-8601 with a timezone
 

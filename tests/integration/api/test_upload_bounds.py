@@ -94,3 +94,11 @@ def test_a_repeated_customers_key_counts_its_last_value_only(api: Api) -> None:
     assert response.json()["data"]["accepted"] == 1
     listed = api.ok("/v1/customers/list", {})["data"]
     assert [c["external_id"] for c in listed] == ["last"]
+
+
+def test_an_unknown_key_of_a_row_is_ignored_whatever_it_holds(api: Api) -> None:
+    body = {"customers": [{"external_id": "a", "note": "\x00", "x" * 20_000: 1}]}
+
+    result = api.ok(UPLOAD, {**body, "validate_only": True})["data"]
+
+    assert (result["accepted"], result["rejected_count"]) == (1, 0)

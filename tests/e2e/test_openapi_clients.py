@@ -175,6 +175,7 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing_undocumented(
         capture_output=True,
         text=True,
         timeout=1200,
+        cwd=tmp_path,  # its cache of findings goes there
     )
 
     summary = done.stdout[done.stdout.rfind("SUMMARY") :]

@@ -92,6 +92,42 @@ def export_events(
             yield event_record(position, stream_id, version, topic, bytes(state))
 
 
+def stream_events(
+    conn: Connection[Any], stream_id: UUID, *, after_version: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """A page of one stream's events, as ``export_events`` gives them, in version order
+    from ``after_version`` (exclusive): the review console's audit timeline."""
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+        "WHERE originator_id = %s AND originator_version > %s "
+        "ORDER BY originator_version LIMIT %s"
+    ).format(sql.Identifier(EVENTS_TABLE))
+    rows = conn.execute(query, (stream_id, after_version, limit)).fetchall()
+    return [event_record(p, s, v, t, bytes(state)) for p, s, v, t, state in rows]
+
+
+def verify_stream(conn: Connection[Any], stream_id: UUID) -> tuple[int, list[ChainProblem]]:
+    """``verify_chains`` for one stream: (events checked, problems found)."""
+    head_row = conn.execute(
+        sql.SQL("SELECT originator_version, chain_hash FROM {} WHERE originator_id = %s").format(
+            sql.Identifier(STREAM_HEADS_TABLE)
+        ),
+        (stream_id,),
+    ).fetchone()
+    head = (head_row[0], bytes(head_row[1])) if head_row else None
+    query = sql.SQL(
+        "SELECT originator_version, topic, state, chain_hash FROM {} "
+        "WHERE originator_id = %s ORDER BY originator_version"
+    ).format(sql.Identifier(EVENTS_TABLE))
+    rows = [
+        _Row(version, topic, bytes(state), bytes(stored) if stored else None)
+        for version, topic, state, stored in conn.execute(query, (stream_id,))
+    ]
+    if not rows and head is not None:
+        return 0, [ChainProblem(stream_id, head[0], "deleted (whole stream)")]
+    return len(rows), _check_stream(stream_id, rows, head)
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     stream_id: UUID

@@ -23,7 +23,6 @@ from api.console.common import (
     act,
     url,
 )
-from api.console.forms import Form
 from api.console.pages import render, with_headers
 from api.console.session import csrf_token
 from api.container import Container
@@ -62,14 +61,14 @@ class Shown:
             size if size in PAGE_SIZES else 50,
         )
 
-    def url(self, campaign_id: UUID, **changed: Any) -> str:
+    def url(self, campaign_id: UUID, path: str = "", **changed: Any) -> str:
         query = {"run": self.run, "status": self.status, "page": self.page,
                  "page_size": self.page_size, **changed}  # fmt: skip
         if query["page"] == 1:
             query["page"] = None
         if query["page_size"] == 50:
             query["page_size"] = None
-        return url(f"/campaigns/{campaign_id}", **query)
+        return url(f"/campaigns/{campaign_id}{path}", **query)
 
 
 @dataclass(frozen=True)
@@ -167,8 +166,9 @@ async def progress(campaign_id: UUID, principal: SignedIn, container: ConsoleCon
     return with_headers(JSONResponse(answer))
 
 
-def back(campaign_id: UUID, form: Form) -> str:
-    return Shown.of(form).url(campaign_id)
+def back(campaign_id: UUID, request: Request) -> str:
+    """The page an action was sent from: its form's action carries the page's query."""
+    return Shown.of(request.query_params).url(campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/review")
@@ -209,7 +209,7 @@ async def review(
         verb = "approved" if payload.decision == "approve" else "rejected"
         return f"{result.count} message{'s' if result.count != 1 else ''} {verb}."
 
-    return await act(request, back(campaign_id, form), decide)
+    return await act(request, back(campaign_id, request), decide)
 
 
 @router.post("/campaigns/{campaign_id}/edit")
@@ -245,7 +245,7 @@ async def edit(
         )
         return "Message edited; it is ready for review again."
 
-    return await act(request, back(campaign_id, form), save)
+    return await act(request, back(campaign_id, request), save)
 
 
 @router.post("/campaigns/{campaign_id}/regenerate")
@@ -276,7 +276,7 @@ async def regenerate(
         )
         return "Regeneration queued."
 
-    return await act(request, back(campaign_id, form), queue)
+    return await act(request, back(campaign_id, request), queue)
 
 
 @router.post("/campaigns/{campaign_id}/publish")
@@ -303,4 +303,4 @@ async def publish(
         )
         return f"{result.count} message{'s' if result.count != 1 else ''} published."
 
-    return await act(request, back(campaign_id, form), publish_all)
+    return await act(request, back(campaign_id, request), publish_all)

@@ -142,6 +142,11 @@ _JOB = _q(
     "SELECT job_uid, campaign_id, account_id, run_number, phase, copied, generated, archived,"
     " failed, total, error FROM {jobs} WHERE job_uid = %s AND account_id = %s"
 )
+# The values of the segments ``keys`` name, from any run's message of the campaign.
+_SEGMENT_VALUES = _q(
+    "SELECT DISTINCT ON (segment_key) segment_key, segment FROM {messages}"
+    " WHERE campaign_id = %s AND segment_key = ANY(%s)"
+)
 _GROUP_IN_USE = _q(
     "SELECT EXISTS (SELECT 1 FROM {campaigns} WHERE account_id = %s AND customer_group_id = %s)"
 )
@@ -262,6 +267,16 @@ class ReadModels:
         with self._reading(account_id) as conn:
             rows = conn.execute(STATUS_PAGE, {**params, "status": status}).fetchall()
         return page_of(rows, campaign_id, page=page, page_size=page_size)
+
+    def segment_values(
+        self, account_id: UUID, campaign_id: UUID, keys: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Segment key → its values, for the keys the campaign's messages have."""
+        if not keys:
+            return {}
+        with self._reading(account_id) as conn:
+            rows = conn.execute(_SEGMENT_VALUES, (campaign_id, keys)).fetchall()
+        return {key: values for key, values in rows}
 
     def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
         with self._reading(account_id) as conn:

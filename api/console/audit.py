@@ -24,15 +24,23 @@ router = APIRouter(prefix=BASE, include_in_schema=False)
 EVENTS_PER_PAGE = 100
 
 
-def timeline(container: Container, campaign_id: UUID, after: int) -> dict[str, Any]:
+def timeline(
+    container: Container, account_id: UUID, campaign_id: UUID, after: int
+) -> dict[str, Any]:
     # The events table belongs to no account: the caller has checked the campaign is
     # this account's (its read-model row) before reading its stream.
     with container.pool.connection() as conn:
         events = stream_events(conn, campaign_id, after_version=after, limit=EVENTS_PER_PAGE + 1)
         checked, problems = verify_stream(conn, campaign_id)
     shown = events[:EVENTS_PER_PAGE]
+    keys = sorted({str(e["data"]["segment_key"]) for e in shown if e["data"].get("segment_key")})
+    values = container.read_models.segment_values(account_id, campaign_id, keys)
     for event in shown:
-        event["summary"] = summary(event["type"], event["data"])
+        data = event["data"]
+        key = data.get("segment_key")
+        if key in values:  # a segment reads as its values, not as its key's hash
+            data = {**data, "segment_key": " ".join(f"{k}={v}" for k, v in values[key].items())}
+        event["summary"] = summary(event["type"], data)
     return {
         "events": shown,
         "more": len(events) > EVENTS_PER_PAGE,
@@ -53,7 +61,7 @@ async def timeline_page(
     after = (
         positive(request.query_params.get("after"), 1) if request.query_params.get("after") else 0
     )
-    view = await run_in_threadpool(timeline, container, campaign_id, after)
+    view = await run_in_threadpool(timeline, container, principal.account_id, campaign_id, after)
     return render(
         request,
         "timeline.html",

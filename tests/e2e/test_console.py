@@ -189,7 +189,7 @@ def test_a_reviewers_day_from_sign_in_to_a_reviewed_rerun(
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("CampaignCreated")
     expect(timeline).to_contain_text("MessageReviewed")
-    expect(timeline).to_contain_text("rejected — Too plain")
+    expect(timeline).to_contain_text("segment plan=bronze region=US: rejected — Too plain")
     reviewed = timeline.locator("tr", has_text="Too plain")
     expect(reviewed).to_contain_text("alice")
     expect(reviewed).to_contain_text("127.0.0.1")

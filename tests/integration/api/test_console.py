@@ -117,6 +117,15 @@ def test_sign_in_refuses_in_words_and_refuses_a_form_without_its_token(
     assert forged.status_code == 403
 
 
+def test_the_progress_bar_reads_the_current_runs_job(api: Api, reviewer: Session) -> None:
+    campaign_id = ready_campaign(api)
+    job = reviewer.get(f"/console/campaigns/{campaign_id}/progress.json").json()
+    assert job == {"phase": "Completed", "copied": 0, "generated": 2, "archived": 0,
+                   "failed": 0, "total": 2, "error": None}  # fmt: skip
+    page = reviewer.get(f"/console/campaigns/{campaign_id}").text
+    assert "data-progress-url" not in page  # a finished run's page does not poll
+
+
 def test_every_action_needs_the_sessions_token_and_this_origin(api: Api, reviewer: Session) -> None:
     campaign_id = ready_campaign(api)
     path = f"/console/campaigns/{campaign_id}/publish"

@@ -20,6 +20,7 @@ import httpx
 
 from application.database import ConnectionInfo
 from tests.api_client import Api
+from tests.fakes.chat_server import API_KEY
 from tests.fakes.processes import ROOT, clean_env, database_url, wait_until
 
 CHROMIUM = os.environ.get("NUDGESCRIBE_CHROMIUM", "/usr/bin/chromium")
@@ -69,11 +70,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def console_server(db: ConnectionInfo) -> Iterator[ConsoleServer]:
-    """``nudgescribe serve`` (with its processor) on ``db``; its secrets in a fresh dir."""
+def console_server(db: ConnectionInfo, generator_url: str) -> Iterator[ConsoleServer]:
+    """``nudgescribe serve`` (with its processor) on ``db``, its ``openai`` generator the
+    chat server at ``generator_url``, one call at a time; its secrets in a fresh dir."""
     with tempfile.TemporaryDirectory(prefix="nudgescribe-console-") as tmp:
         data_dir = Path(tmp) / "data"
-        env = clean_env(DATABASE_URL=database_url(db), NUDGESCRIBE_DATA_DIR=str(data_dir))
+        env = clean_env(
+            DATABASE_URL=database_url(db),
+            NUDGESCRIBE_DATA_DIR=str(data_dir),
+            NUDGESCRIBE_GENERATOR_BASE_URL=generator_url,
+            NUDGESCRIBE_GENERATOR_API_KEY=API_KEY,
+            NUDGESCRIBE_GENERATOR_CONCURRENCY="1",
+        )
         port = free_port()
         log = Path(tmp) / "serve.log"
         with open(log, "wb") as out:

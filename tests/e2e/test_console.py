@@ -25,6 +25,7 @@ from tests.e2e.console_support import (
     console_server,
     serious_violations,
 )
+from tests.fakes.chat_server import chat_server
 from tests.fakes.processes import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +41,12 @@ SCREENSHOTS = os.environ.get("NUDGESCRIBE_SCREENSHOTS")
 
 @pytest.fixture(scope="module")
 def server(pg_server_url: str) -> Iterator[ConsoleServer]:
-    with throwaway_database(pg_server_url, "nudgescribe_console") as db, console_server(db) as s:
+    # A slow provider: a campaign it writes is generated while the page is watched.
+    with (
+        chat_server(latency=0.5) as chat,
+        throwaway_database(pg_server_url, "nudgescribe_console") as db,
+        console_server(db, chat.url) as s,
+    ):
         yield s
 
 
@@ -54,10 +60,14 @@ def accounts(server: ConsoleServer) -> Iterator[dict[str, Any]]:
         api_a.define_fields("plan", "region")
         first = api_a.group("spring-1", customers("a1", [("gold", "EU"), ("silver", "EU")]))
         second = api_a.group("spring-2", customers("a2", [("gold", "EU"), ("bronze", "US")]))
+        slow = api_a.group(
+            "slow", customers("a3", [(p, r) for p in ("gold", "silver") for r in "ABCD"], each=1)
+        )
         api_b.define_fields("plan", "region")
         b_group = api_b.group("b-1", customers("b1", [("gold", "EU")]))
         b_campaign = api_b.create_campaign(b_group, name="Secret of B")["campaign_id"]
-        yield {"a": a, "first": first, "second": second, "b": b, "b_campaign": str(b_campaign)}
+        yield {"a": a, "first": first, "second": second, "slow": slow, "b": b,
+               "b_campaign": str(b_campaign)}  # fmt: skip
     finally:
         http_a.close()
         http_b.close()
@@ -215,6 +225,33 @@ def test_a_reviewers_day_from_sign_in_to_a_reviewed_rerun(
     page.goto(campaign_url)
     assert page.url.startswith(server.url + "/console/sign-in")
     assert "Spring" not in page.content()
+    context.close()
+
+
+def test_the_progress_bar_follows_a_running_job_and_the_page_reloads_when_it_ends(
+    server: ConsoleServer, accounts: dict[str, Any], browser: Any, axe: str
+) -> None:
+    expect = sync_api.expect
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, server, accounts["a"]["api_key"], "bob")
+    page.get_by_label("Name", exact=True).fill("Slow")
+    page.get_by_label("Customer group").select_option(accounts["slow"])
+    page.get_by_label("plan", exact=True).check()
+    page.get_by_label("region", exact=True).check()
+    page.get_by_label("OpenAI-compatible model").check()
+    page.get_by_label("Prompt (for OpenAI-compatible)").fill("Write to {{plan}} in {{region}}")
+    page.get_by_role("button", name="Create campaign").click()
+    # 8 segments, one call at a time, 0.5 s each: the page shows the run in progress.
+    expect(page.locator("#job-progress")).to_be_visible()
+    expect(page.locator("#campaign-status")).to_have_text("Processing")
+    accessible(page, axe)
+    # The script updates the bar as segments are generated ...
+    expect(page.locator("#job-phase")).to_contain_text(re.compile(r"Generating: [1-7] of 8"))
+    # ... and reloads the page once the run has finished: nobody reloads it here.
+    wait_for_status(page, "Ready for review")
+    expect(page.locator("#job-progress")).to_have_count(0)
+    expect(page.locator("#messages tbody tr")).to_have_count(8)
     context.close()
 
 

@@ -220,3 +220,23 @@ def test_pages_carry_a_strict_policy_and_no_session_goes_to_sign_in(http: TestCl
     assert "frame-ancestors 'none'" in policy
     assert "unsafe" not in policy
     assert http.get("/console/campaigns/x/progress.json").status_code in (400, 401)
+
+
+def test_the_timeline_shows_where_a_tampered_chain_breaks(
+    api: Api, reviewer: Session, api_pool: Any
+) -> None:
+    campaign_id = ready_campaign(api)
+    timeline = f"/console/campaigns/{campaign_id}/timeline"
+    assert "Hash chain intact" in reviewer.get(timeline).text
+    with api_pool.connection() as conn:
+        edited = conn.execute(
+            "UPDATE nudgescribe_events SET state = convert_to(replace(convert_from(state,"
+            " 'UTF8'), 'Hi gold', 'Hacked'), 'UTF8') WHERE originator_id = %s"
+            " AND position('Hi gold' in convert_from(state, 'UTF8')) > 0"
+            " RETURNING originator_version",
+            (UUID(campaign_id),),
+        ).fetchall()
+    assert len(edited) == 1
+    page = reviewer.get(timeline).text
+    assert "Hash chain broken: 1 problem" in page
+    assert f"version {edited[0][0]}: edited" in page

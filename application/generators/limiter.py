@@ -5,7 +5,10 @@ start paced, one every ``round trip / limit`` (Little's law), so a limit of 2.5 
 2.5 calls in flight on average, not bursts of 3 and pauses; and at most ``ceil(limit)``
 are in flight. The rules, each defined here once:
 
-* A success grows the limit by about one call per round trip (``1 / limit`` each).
+* A success grows the limit by about one call per round trip (``1 / limit`` each), but
+  by no more than ``round trip / GROWTH_SECONDS``: with short round trips, growing a
+  call per round trip would find the provider's rate limit again a few round trips after
+  every halving, and earn a 429 each time.
 * An overload signal (a 429, or a timeout) halves it, once per round trip: a call that
   began before the last decrease cannot shrink the limit again, as TCP reacts once per
   round trip. Other failures (e.g. a 503 now and then) do not change it: a provider that
@@ -33,7 +36,7 @@ from contextlib import asynccontextmanager
 from prometheus_client import Gauge
 
 MINIMUM = 0.1  # one call every ten round trips at the slowest
-DOUBLING_SECONDS = 1.0  # short round trips: the limit grows no faster than e-fold a second
+GROWTH_SECONDS = 1.0  # the limit grows at most e-fold in this time
 RTT_WEIGHT = 0.1  # the round trip estimate moves a tenth of the way to each new sample
 
 
@@ -73,7 +76,7 @@ class AdaptiveLimiter:
         rtt = self.round_trip
         self.round_trip = took if rtt is None else rtt + RTT_WEIGHT * (took - rtt)
         if self.adaptive:
-            self._set_limit(self.limit + min(1 / self.limit, self.round_trip / DOUBLING_SECONDS))
+            self._set_limit(self.limit + min(1 / self.limit, self.round_trip / GROWTH_SECONDS))
 
     def overloaded(self, call_began: float) -> None:
         if not self.adaptive or call_began < self._decreased_at:

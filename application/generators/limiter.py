@@ -1,9 +1,9 @@
 """An AIMD limiter: how many generator calls may be in flight, and how fast they start.
 
-``limit`` is the number of calls in flight the provider takes without complaint. Calls
-start paced, one every ``round trip / limit`` (Little's law), so a limit of 2.5 means
-2.5 calls in flight on average, not bursts of 3 and pauses; and at most ``ceil(limit)``
-are in flight. The rules, each defined here once:
+``limit`` is the number of calls in flight the provider takes without complaint. Below
+its maximum, calls start paced, one every ``round trip / limit`` (Little's law), so a
+limit of 2.5 means 2.5 calls in flight on average, not bursts of 3 and pauses; and at
+most ``ceil(limit)`` are in flight. The rules, each defined here once:
 
 * A success grows the limit by about one call per round trip (``1 / limit`` each), but
   by no more than ``round trip / GROWTH_SECONDS``: with short round trips, growing a
@@ -101,7 +101,9 @@ class AdaptiveLimiter:
             await asyncio.sleep(start - now)
 
     def _interval(self) -> float:
-        if not self.adaptive or self.round_trip is None:
+        """No pacing at the maximum: the configured bound limits then, not the provider,
+        and pacing at exactly the rate the slots allow would only add waits to jitter."""
+        if not self.adaptive or self.round_trip is None or self.limit >= self.maximum:
             return 0.0
         return self.round_trip / self.limit
 

@@ -1,8 +1,9 @@
 """Generation against a rate-limited, flaky provider: the adaptive limiter against a
 fixed-concurrency client, in the same run.
 
-The loopback provider admits R calls/s (a token bucket; 429 with ``Retry-After`` above
-it), answers after 50 ms and fails 10 % of admitted calls with 503. 0.9 R successful
+The loopback provider (in a process of its own) admits R calls/s (a token bucket; 429
+with ``Retry-After`` above it), answers after 50 ms and fails 10 % of admitted calls
+with 503. 0.9 R successful
 calls/s is the physical limit. Both clients are the ``openai`` generator with 32 calls
 in flight at most; the baseline's limiter never adapts (fixed concurrency: every call
 only honours its own ``Retry-After``). Targets (issue 15): successful calls/s at least
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -61,10 +64,23 @@ async def generate_all(generator: OpenAIChatGenerator, segments: int) -> tuple[i
     return done, failed
 
 
+def serve(config: dict[str, float], pipe: Connection) -> None:
+    """The provider, in a process of its own (as a real one is): sends its URL, then, when
+    told the run is over, the status of every call it answered."""
+    with chat_server(**config) as server:
+        pipe.send(server.url)
+        pipe.recv()
+        pipe.send([r.status for r in server.log])
+
+
 def measure(rate: float, adaptive: bool, segments: int) -> Result:
-    with chat_server(latency=LATENCY, rate=rate, random_503=RANDOM_503) as server:
+    config = {"latency": LATENCY, "rate": rate, "random_503": RANDOM_503}
+    pipe, child_pipe = multiprocessing.Pipe()
+    provider = multiprocessing.get_context("spawn").Process(target=serve, args=(config, child_pipe))
+    provider.start()
+    try:
         generator = OpenAIChatGenerator(
-            server.url, API_KEY, concurrency=CONCURRENCY, initial_backoff=0.05, max_backoff=2.0
+            pipe.recv(), API_KEY, concurrency=CONCURRENCY, initial_backoff=0.05, max_backoff=2.0
         )
         if not adaptive:
             gauge = Gauge("fixed_limit", "fixed", registry=CollectorRegistry())
@@ -72,7 +88,11 @@ def measure(rate: float, adaptive: bool, segments: int) -> Result:
         began = time.perf_counter()
         done, failed = asyncio.run(generate_all(generator, segments))
         seconds = time.perf_counter() - began
-        statuses = [r.status for r in server.log]
+        pipe.send("done")
+        statuses: list[str] = pipe.recv()
+    finally:
+        provider.join(timeout=30)
+        provider.kill()
     return Result(
         done,
         failed,

@@ -9,12 +9,12 @@ most ``ceil(limit)`` are in flight. The rules, each defined here once:
   by no more than ``round trip / GROWTH_SECONDS``: with short round trips, growing a
   call per round trip would find the provider's rate limit again a few round trips after
   every halving, and earn a 429 each time.
-* An overload signal (a 429, or a timeout) halves it, once per round trip: a call that
-  began before the last decrease cannot shrink the limit again, as TCP reacts once per
-  round trip. Other failures (e.g. a 503 now and then) do not change it: a provider that
-  rate-limits says so with 429, and shrinking on random errors would cap the limit at
-  about one call per error.
-* A provider's wait (``Retry-After`` on a 429) pauses every call's start, not only the
+* An overload signal (a 429, a 503 with a ``Retry-After``, or a timeout) halves it, once
+  per round trip: a call that began before the last decrease cannot shrink the limit
+  again, as TCP reacts once per round trip. Other failures (e.g. a bare 503 now and then)
+  do not change it: an overloaded provider says so (429, or 503 with when to come back),
+  and shrinking on random errors would cap the limit at about one call per error.
+* A provider's wait (``Retry-After`` on a 429 or a 503) pauses every call's start, not only the
   one that was told: the provider's bucket is empty for all of them. Paced starts then
   resume one at a time instead of all at once.
 

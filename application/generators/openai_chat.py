@@ -1,8 +1,8 @@
 """The ``openai`` generator: any OpenAI-compatible chat-completions endpoint.
 
 Calls in flight are bounded and paced by an adaptive limiter (at most
-``generator_concurrency``; it halves when the provider answers 429 or times out, pauses
-every call for a 429's ``Retry-After``, and grows while calls succeed: limiter.py).
+``generator_concurrency``; it halves when the provider answers 429 (or 503 with a
+``Retry-After``) or times out, pauses every call for that ``Retry-After``, and grows while calls succeed: limiter.py).
 Transient failures (408, 409, 429, 5xx, timeouts, connection errors) are retried with
 exponential backoff and jitter, never sooner than the provider asked (``Retry-After``,
 ``x-ratelimit-reset-*``), for as long as the provider makes progress: a call gives up
@@ -52,9 +52,6 @@ from application.metrics import (
 
 DEFAULT_MODEL = "gpt-4o-mini"
 REFUSED_FOR_EVERY_SEGMENT = (401, 403, 404)
-# The answer that says the provider has more work than it can take: the limiter shrinks
-# and pauses (a 503 alone is not: see limiter.py).
-OVERLOADED = (429,)
 
 
 class _Retryable(Exception):
@@ -188,9 +185,12 @@ class OpenAIChatGenerator:
         if status == 429:
             GENERATOR_RATE_LIMITED.labels(self.name).inc()
         if status in (408, 409, 429) or status >= 500:
-            raise _Retryable(
-                f"HTTP {status}", provider_wait(response), overloaded=status in OVERLOADED
-            )
+            wait = provider_wait(response)
+            # The provider's overload signals, on which the limiter shrinks and pauses: a
+            # 429, or a 503 that says when to come back (a server "temporarily overloaded",
+            # RFC 9110). A bare 5xx is an error now and then, not a rate (limiter.py).
+            overloaded = status == 429 or (status == 503 and wait is not None)
+            raise _Retryable(f"HTTP {status}", wait, overloaded=overloaded)
         if status in REFUSED_FOR_EVERY_SEGMENT:
             raise GenerationFailed(f"openai generator: HTTP {status}: {response.text[:300]}")
         if status >= 400:

@@ -67,9 +67,20 @@ def test_a_429_pauses_every_call_not_only_the_one_it_answered() -> None:
     assert fresh.at - told_429.at >= 0.25, "the fresh call waited out the provider's wait"
 
 
-@pytest.mark.parametrize(("failure", "shrinks"), [("503", False), ("500", False), ("429", True)])
-def test_only_429s_shrink_the_limit_not_random_server_errors(failure: str, shrinks: bool) -> None:
-    with chat_server(fail_every=2, failure=failure) as server:
+@pytest.mark.parametrize(
+    ("failure", "retry_after", "shrinks"),
+    [
+        ("503", None, False),
+        ("500", None, False),
+        ("429", "0", True),
+        ("503", "0", True),  # overloaded, and says when to come back
+        ("500", "0", False),
+    ],
+)
+def test_overload_signals_shrink_the_limit_not_random_server_errors(
+    failure: str, retry_after: str | None, shrinks: bool
+) -> None:
+    with chat_server(fail_every=2, failure=failure, failure_retry_after=retry_after) as server:
         generator = openai_generator(server)
         generate_all(generator, segments=4, workers=1)
     assert [r.status for r in server.log].count(failure) == 3  # ok, fail, ok, ... ok

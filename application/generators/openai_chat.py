@@ -2,7 +2,8 @@
 
 Calls in flight are bounded and paced by an adaptive limiter (at most
 ``generator_concurrency``; it halves when the provider answers 429 (or 503 with a
-``Retry-After``) or times out, pauses every call for that ``Retry-After``, and grows while calls succeed: limiter.py).
+``Retry-After``) or times out, pauses every call for that ``Retry-After``, and grows
+while calls succeed: limiter.py).
 Transient failures (408, 409, 429, 5xx, timeouts, connection errors) are retried with
 exponential backoff and jitter, never sooner than the provider asked (``Retry-After``,
 ``x-ratelimit-reset-*``), for as long as the provider makes progress: a call gives up

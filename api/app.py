@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from api.console import install_console
 from api.container import Container, build_container
 from api.errors import install_error_handlers
 from api.gate import Gate
@@ -66,6 +67,7 @@ def create_app(
     install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_console(app)
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics)
     return app
 

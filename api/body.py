@@ -9,7 +9,7 @@ strict JSON (NaN, Infinity, numbers beyond a double, lone surrogates: PostgreSQL
 store none of them), and every key and string in it is checked: no NUL character
 (PostgreSQL text and jsonb refuse \u0000) and at most ``MAX_STRING`` characters. Fields
 with tighter limits (names, ids) declare them on their models. Unknown fields are ignored,
-so ``account_id`` or ``status`` in a body change nothing.
+whatever they hold, so ``account_id`` or ``status`` in a body change nothing.
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ class JsonBody:
         raw = await self.read(request)
         if raw is None:
             return self.validate(b"{}")  # no body: every field takes its default or is missing
-        parsed = strict_json(raw)
+        strict_json(raw)
         model = self.validate(raw)  # missing fields and malformed ids answer first (401, 404)
-        check_strings(parsed)
+        # The strings the model keeps: an unknown field is ignored, whatever it holds.
+        check_strings(model.model_dump(exclude_unset=True))
         return model
 
     async def read(self, request: Request) -> bytes | None:
@@ -171,9 +172,11 @@ def translate(error: ValidationError, model: type[BaseModel]) -> Exception:
 
 
 def _is_missing(problem: Any, model: type[BaseModel]) -> bool:
-    if problem["type"] == "missing":
-        return True
+    # Only the body's own fields: a field missing inside one (ai_config.prompt) is a bad
+    # value of that field, answered 400 naming it.
     loc = problem["loc"]
+    if problem["type"] == "missing":
+        return len(loc) == 1
     declared = model.model_fields.get(str(loc[0]))
     return (
         len(loc) == 1

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from api.audit_fields import X_IP_RULE
 from api.body import JsonBody
 from api.models.responses import ErrorBody
+from application.idempotency import MAX_KEY_LENGTH
 
 REF = "#/components/schemas/{model}"
 
@@ -59,6 +60,17 @@ V1_HEADERS = [
         "example": "203.0.113.7",
     },
 ]
+# The server refuses an empty or blank key (every request sending one would repeat the
+# first), which FastAPI's own schema of the header does not say.
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any text naming this command once: a repeat with the same key and body "
+    "answers the first answer again, with another body 422. Omit it for no key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "\\S"},
+    "example": "a4c1e7b2-retry-safe-key",
+}
 REQUEST_ID = {
     "x-request-id": {
         "description": "This request's id, also in the server's log lines about it",
@@ -89,6 +101,15 @@ def add_schema(schemas: dict[str, Any], model: type[BaseModel]) -> dict[str, str
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def media_type(schemas: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The body's schema, with the model's example as the operation's request example."""
+    content: dict[str, Any] = {"schema": add_schema(schemas, model)}
+    examples = schemas[model.__name__].get("examples")
+    if examples:
+        content["example"] = examples[0]
+    return content
 
 
 def error(schemas: dict[str, Any], status: int) -> dict[str, Any]:
@@ -129,13 +150,19 @@ def build(app: FastAPI) -> dict[str, Any]:
                 fields = parser.model.model_fields.values()
                 operation["requestBody"] = {
                     "required": any(field.is_required() for field in fields),
-                    "content": {"application/json": {"schema": add_schema(schemas, parser.model)}},
+                    "content": {"application/json": media_type(schemas, parser.model)},
                 }
             statuses = ERRORS if route.path.startswith("/v1/") else (500, 503)
             for status in statuses:
                 operation["responses"][str(status)] = error(schemas, status)
             if route.path.startswith("/v1/"):
-                operation["parameters"] = [*V1_HEADERS, *operation.get("parameters", [])]
+                operation["parameters"] = [
+                    *V1_HEADERS,
+                    *(
+                        IDEMPOTENCY_KEY if p["name"] == "Idempotency-Key" else p
+                        for p in operation.get("parameters", [])
+                    ),
+                ]
                 # authenticate is where a token is obtained: it needs none.
                 operation["security"] = [{"bearer": []}] if needs_principal(route.dependant) else []
             for response in operation["responses"].values():

@@ -7,9 +7,9 @@ limit) and walked twice with the standard library's decoder, one value at a time
 1. ``check``: the whole body, by ``JsonBody``'s rules and in its order of precedence:
    strict JSON (no NaN or Infinity, no number beyond a double), then the model (401 for
    a missing field, 400 naming a field; it is given each array empty), then every key
-   and string (``api.body.first_bad_string``; an unpaired surrogate escape, which this
-   decoder lets through, is invalid JSON as orjson has it). Only the fields outside
-   arrays are kept.
+   and string the model reads (``api.body.first_bad_string``; an unpaired surrogate
+   escape anywhere, which this decoder lets through, is invalid JSON as orjson has it).
+   Only the fields outside arrays are kept.
 2. ``items``: the items of the large array again, one at a time, for the caller to
    consume as a stream: no list of them is ever built.
 
@@ -23,7 +23,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -134,12 +134,16 @@ class LargeBody(Generic[M]):
         problem: tuple[tuple[Any, ...], str] | None = None
         try:
             for key, index, value in _top_level(self._text):
-                found = first_bad_string({key: value} if index is None else value)
+                whole = {key: value} if index is None else value
+                found = first_bad_string(whole)
                 if found is not None and found[1] == UNPAIRED_SURROGATE:
                     raise ValueError("orjson refuses it as invalid JSON: so do we")
                 if problem is None and found is not None:
-                    where, reason = found
-                    problem = (where if index is None else (key, index, *where)), reason
+                    # A NUL or an over-long string counts only where the model reads it.
+                    found = first_bad_string(self._parser.known_part(key, index, whole))
+                    if found is not None:
+                        where, reason = found
+                        problem = (where if index is None else (key, index, *where)), reason
                 if index is None:
                     fields[key] = value
                     self._occurrences[key] += 1
@@ -178,6 +182,17 @@ class StreamedBody(JsonBody):
     def __init__(self, model: type[BaseModel], field: str, limit: int) -> None:
         super().__init__(model, limit)
         self.field = field
+        (item,) = get_args(model.model_fields[field].annotation)
+        self.item_fields = set(item.model_fields) if issubclass(item, BaseModel) else None
+
+    def known_part(self, key: str, index: int | None, value: Any) -> Any:
+        """What the model reads of a top-level field (``index`` None) or of an item of
+        the large array: nothing of an unknown field, or of an item's unknown keys."""
+        if key not in self.model.model_fields:
+            return None
+        if index is not None and self.item_fields is not None and isinstance(value, dict):
+            return {k: v for k, v in value.items() if k in self.item_fields}
+        return value
 
     async def __call__(self, request: Request) -> Any:
         return LargeBody(self, request)

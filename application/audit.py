@@ -9,7 +9,7 @@ The chains are checked over the bytes as stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -92,6 +92,51 @@ def export_events(
             yield event_record(position, stream_id, version, topic, bytes(state))
 
 
+def stream_events(
+    conn: Connection[Any], stream_id: UUID, *, after_version: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """A page of one stream's events, as ``export_events`` gives them, in version order
+    from ``after_version`` (exclusive): the review console's audit timeline."""
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+        "WHERE originator_id = %s AND originator_version > %s "
+        "ORDER BY originator_version LIMIT %s"
+    ).format(sql.Identifier(EVENTS_TABLE))
+    rows = conn.execute(query, (stream_id, after_version, limit)).fetchall()
+    return [event_record(p, s, v, t, bytes(state)) for p, s, v, t, state in rows]
+
+
+def verify_stream(conn: Connection[Any], stream_id: UUID) -> tuple[int, list[ChainProblem]]:
+    """``verify_chains`` for one stream: (events checked, problems found), read through a
+    server-side cursor and checked a few rows at a time (any length, constant memory)."""
+    head_row = conn.execute(
+        sql.SQL("SELECT originator_version, chain_hash FROM {} WHERE originator_id = %s").format(
+            sql.Identifier(STREAM_HEADS_TABLE)
+        ),
+        (stream_id,),
+    ).fetchone()
+    head = (head_row[0], bytes(head_row[1])) if head_row else None
+    query = sql.SQL(
+        "SELECT originator_version, topic, state, chain_hash FROM {} "
+        "WHERE originator_id = %s ORDER BY originator_version"
+    ).format(sql.Identifier(EVENTS_TABLE))
+    checked = 0
+
+    def rows(cur: Any) -> Iterator[_Row]:
+        nonlocal checked
+        for version, topic, state, stored in cur:
+            checked += 1
+            yield _Row(version, topic, bytes(state), bytes(stored) if stored else None)
+
+    with conn.transaction(), conn.cursor(name="verify_stream") as cur:
+        cur.itersize = FETCH_SIZE
+        cur.execute(query, (stream_id,))
+        problems = _check_stream(stream_id, rows(cur), head)
+    if not checked and head is not None:
+        return 0, [ChainProblem(stream_id, head[0], "deleted (whole stream)")]
+    return checked, problems
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     stream_id: UUID
@@ -148,31 +193,36 @@ def verify_chains(conn: Connection[Any]) -> tuple[int, list[ChainProblem]]:
 
 
 def _check_stream(
-    stream_id: UUID, rows: list[_Row], head: tuple[int, bytes] | None
+    stream_id: UUID, rows: Iterable[_Row], head: tuple[int, bytes] | None
 ) -> list[ChainProblem]:
+    """The problems of one stream's rows, in version order. Each row is checked once the
+    next has been read (a re-ordered row is recognised by its neighbours), so an iterator
+    of rows is checked holding three at a time."""
     problems: list[ChainProblem] = []
     previous = GENESIS
     expected_version = 1
-    for index, row in enumerate(rows):
+    before: _Row | None = None
+    for row, after in _with_next(rows):
         while row.version > expected_version:
             problems.append(ChainProblem(stream_id, expected_version, "deleted"))
             expected_version += 1
         expected_version = row.version + 1
         if row.stored_hash is None:
             problems.append(ChainProblem(stream_id, row.version, "unchained"))
+            before = row
             continue
-        follows_gap = index > 0 and rows[index - 1].version != row.version - 1
-        follows_gap = follows_gap or (index == 0 and row.version != 1)
+        follows_gap = row.version != (before.version + 1 if before is not None else 1)
         # After a deletion the missing hash cannot be recomputed: the gap is the finding,
         # and the chain resumes from this row's stored hash.
         if not follows_gap:
             actual = chain_hash(previous, stream_id, row.version, row.topic, row.state)
             if actual != row.stored_hash:
-                why = _why(stream_id, rows, index, previous)
+                why = _why(stream_id, row, (before, after), previous)
                 problems.append(ChainProblem(stream_id, row.version, why))
         previous = row.stored_hash
-    if head is not None and rows:
-        last = rows[-1]
+        before = row
+    last = before
+    if head is not None and last is not None:
         if head[0] > last.version:
             for version in range(last.version + 1, head[0] + 1):
                 problems.append(ChainProblem(stream_id, version, "deleted"))
@@ -181,15 +231,25 @@ def _check_stream(
     return problems
 
 
-def _why(stream_id: UUID, rows: list[_Row], index: int, previous: bytes) -> str:
+def _with_next(rows: Iterable[_Row]) -> Iterator[tuple[_Row, _Row | None]]:
+    """Each row with the one after it (None after the last)."""
+    iterator = iter(rows)
+    current = next(iterator, None)
+    while current is not None:
+        following = next(iterator, None)
+        yield current, following
+        current = following
+
+
+def _why(
+    stream_id: UUID, row: _Row, neighbours: tuple[_Row | None, _Row | None], previous: bytes
+) -> str:
     """A row whose content belongs at a neighbouring version was re-ordered, else edited."""
-    row = rows[index]
-    for other in (index - 1, index + 1):
-        if 0 <= other < len(rows):
-            moved = rows[other]
-            if (
-                chain_hash(previous, stream_id, row.version, moved.topic, moved.state)
-                == row.stored_hash
-            ):
-                return "re-ordered"
+    for moved in neighbours:
+        if (
+            moved is not None
+            and chain_hash(previous, stream_id, row.version, moved.topic, moved.state)
+            == row.stored_hash
+        ):
+            return "re-ordered"
     return "edited"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -15,7 +15,7 @@ MAX_INT4 = 2**31 - 1
 # and may hold no NUL; api.body checks that (naming the field), the schema documents it.
 NO_NUL = {"pattern": "^[^\\u0000]*$"}
 Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL)]
-Identifier = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL)]  # ids, field names
+Identifier = Name  # ids, field names, user ids: the limits of a name
 Text = Annotated[str, Field(max_length=10_000, json_schema_extra=NO_NUL)]  # content, comments
 
 
@@ -34,6 +34,16 @@ Integer = Annotated[int, BeforeValidator(integral_float_as_int)]
 RunNumber = Annotated[int, Field(ge=1, le=MAX_INT4), BeforeValidator(integral_float_as_int)]
 
 
+def example(**fields: Any) -> ConfigDict:
+    """A model's example body: the OpenAPI document shows it on every operation taking
+    the model (a test checks each one is accepted by its model)."""
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+CAMPAIGN_ID = "3f0c6f52-8d7e-4c59-9a3e-2b8f4f1f7a10"
+GROUP_ID = "9b2d7c41-5e6a-4f3b-8c1d-0a9e8f7b6c5d"
+
+
 class RequestBody(BaseModel):
     """Unknown fields are ignored (``account_id`` or ``status`` in a body change nothing)."""
 
@@ -41,9 +51,13 @@ class RequestBody(BaseModel):
 
 
 class Paging(RequestBody):
+    model_config = example(page=1, page_size=100)
+
     page: Integer = Field(default=1, ge=1, le=MAX_PAGE)
     page_size: Integer = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
 class PageSize(RequestBody):
+    model_config = example(page_size=100)
+
     page_size: Integer = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)

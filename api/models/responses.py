@@ -68,8 +68,11 @@ class CustomerOut(BaseModel):
 
 
 class RejectedRowOut(BaseModel):
-    index: int
-    external_id: JSONValue
+    index: int = Field(description="The row's position in `customers`, from 0")
+    external_id: str | None = Field(
+        description="The row's external_id as text (a number as its JSON text); null when "
+        "it is missing, an object or a list"
+    )
     errors: list[str]
 
 

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, ConfigDict
 
 from api.models.campaigns import CampaignRef
-from api.models.common import RunNumber
+from api.models.common import CAMPAIGN_ID, RunNumber
 from api.models.presenters import message_counts
 from application.time_travel import CampaignState
 
 
 class CampaignGet(CampaignRef):
+    # The route refuses both at once (400); the schema says so.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"campaign_id": CAMPAIGN_ID, "as_of_run": 1}],
+            "not": {
+                "required": ["as_of_run", "as_of"],
+                "properties": {"as_of_run": {"type": "integer"}, "as_of": {"type": "string"}},
+            },
+        }
+    )
+
     as_of_run: RunNumber | None = None
     as_of: AwareDatetime | None = None  # ISO-8601 with a timezone
 

@@ -59,7 +59,7 @@ async def create(
                 name=payload.name,
                 customer_group_id=payload.customer_group_id,
                 segment_variables=payload.segment_variables,
-                ai_config=payload.ai_config,
+                ai_config=payload.ai_config.model_dump(exclude_unset=True),
                 idempotency_key=idempotency_key,
             ),
         )

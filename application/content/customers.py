@@ -9,6 +9,7 @@ holds one row at a time. Of the rejected rows the answer lists the first
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import orjson
 from psycopg_pool import ConnectionPool
 
 from application.content.fields import CustomerField, CustomerFields
-from application.json_numbers import is_wide_integer, wide_integer_at
+from application.json_numbers import is_wide_integer
 from application.row_security import account_connection
 
 
@@ -35,7 +36,7 @@ class Customer:
 @dataclass(frozen=True)
 class RejectedRow:
     index: int
-    external_id: Any
+    external_id: str | None
     errors: list[str]
 
 
@@ -92,12 +93,15 @@ def row_errors(row: object, fields: Mapping[str, CustomerField]) -> list[str]:
     return errors
 
 
-def _echoed(external_id: object) -> object:
-    """A rejected row's external_id as it can be answered: an integer beyond 64 bits as
-    its digits, an object or list holding one not at all."""
-    if is_wide_integer(external_id):
-        return str(external_id)
-    return None if wide_integer_at(external_id) is not None else external_id
+def _echoed(external_id: object) -> str | None:
+    """A rejected row's external_id as it can be answered, always text or null: a string
+    as sent, a number or boolean as its JSON text (an integer beyond 64 bits as its
+    digits), an object, a list or nothing as null."""
+    if isinstance(external_id, str):
+        return external_id
+    if isinstance(external_id, bool | int | float):
+        return json.dumps(external_id)
+    return None
 
 
 class Customers:

@@ -1,14 +1,16 @@
 """The ``openai`` generator: any OpenAI-compatible chat-completions endpoint.
 
-Calls in flight are bounded by an adaptive limiter (at most ``generator_concurrency``;
-it shrinks when the provider answers 429 or 503 or times out, and grows while calls
-succeed). Transient failures (408, 409, 429, 5xx, timeouts, connection errors) are
-retried with exponential backoff and jitter, never sooner than the provider asked
-(``Retry-After``, ``x-ratelimit-reset-*``), for as long as the provider makes progress:
-a call gives up (``ProviderOutage``) only when no call has succeeded for
-``outage_seconds``. A call waits for its backoff without holding a slot, so the others
-keep the provider as busy as the limiter allows. Other 4xx answers fail at once:
-retrying a rejected request only burns quota.
+Calls in flight are bounded and paced by an adaptive limiter (at most
+``generator_concurrency``; it halves when the provider answers 429 (or 503 with a
+``Retry-After``) or times out, pauses every call for that ``Retry-After``, and grows
+while calls succeed: limiter.py).
+Transient failures (408, 409, 429, 5xx, timeouts, connection errors) are retried with
+exponential backoff and jitter, never sooner than the provider asked (``Retry-After``,
+``x-ratelimit-reset-*``), for as long as the provider makes progress: a call gives up
+(``ProviderOutage``) only when no call has succeeded for ``outage_seconds``. A call
+waits for its backoff without holding a slot, so the others keep the provider as busy
+as the limiter allows. Other 4xx answers fail at once: retrying a rejected request only
+burns quota.
 
 A refusal of one segment's request (a 4xx such as a content-policy 400) and content that
 stayed unusable (empty, over-long) through ``max_attempts`` are that segment's
@@ -51,8 +53,6 @@ from application.metrics import (
 
 DEFAULT_MODEL = "gpt-4o-mini"
 REFUSED_FOR_EVERY_SEGMENT = (401, 403, 404)
-# Answers that say the provider has more work than it can take: the limiter shrinks.
-OVERLOADED = (429, 503)
 
 
 class _Retryable(Exception):
@@ -151,8 +151,10 @@ class OpenAIChatGenerator:
             except _Retryable as error:
                 if error.overloaded:
                     self.limiter.overloaded(began)
+                    if error.retry_after is not None:
+                        self.limiter.pause(error.retry_after)
                 raise
-        self.limiter.succeeded()
+            self.limiter.succeeded(began)
         self.progress.succeeded()
         return answer
 
@@ -184,9 +186,12 @@ class OpenAIChatGenerator:
         if status == 429:
             GENERATOR_RATE_LIMITED.labels(self.name).inc()
         if status in (408, 409, 429) or status >= 500:
-            raise _Retryable(
-                f"HTTP {status}", provider_wait(response), overloaded=status in OVERLOADED
-            )
+            wait = provider_wait(response)
+            # The provider's overload signals, on which the limiter shrinks and pauses: a
+            # 429, or a 503 that says when to come back (a server "temporarily overloaded",
+            # RFC 9110). A bare 5xx is an error now and then, not a rate (limiter.py).
+            overloaded = status == 429 or (status == 503 and wait is not None)
+            raise _Retryable(f"HTTP {status}", wait, overloaded=overloaded)
         if status in REFUSED_FOR_EVERY_SEGMENT:
             raise GenerationFailed(f"openai generator: HTTP {status}: {response.text[:300]}")
         if status >= 400:

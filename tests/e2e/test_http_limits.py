@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.dbserver import throwaway_database
-from tests.e2e.test_server import free_port
+from tests.e2e.serving import free_port
 from tests.fakes.processes import ROOT, clean_env, database_url, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api_client import Api, auth_context, customers
-from tests.fakes.processes import ROOT, wait_until
+from tests.e2e.serving import Server, serve
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Server:
-    url: str
-    data_dir: Path
-    env: dict[str, str]
-    log: Path
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -53,41 +22,6 @@ def server() -> Iterator[Server]:
     # runs as "pgserver"), which cannot enter pytest's private base directory.
     with tempfile.TemporaryDirectory(prefix="nudgescribe-serve-") as tmp:
         yield from serve(Path(tmp) / "data")
-
-
-def serve(data_dir: Path) -> Iterator[Server]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("NUDGESCRIBE_", "DATABASE_URL"))
-    }
-    env.update(NUDGESCRIBE_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
-    port = free_port()
-    log = data_dir.parent / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(url + "/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return process.poll() is not None
-
-    try:
-        wait_until(healthy, timeout=120)
-        assert process.poll() is None, log.read_text()
-        yield Server(url, data_dir, env, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-    # serve was the embedded server's last user: the server stops with it.
-    postmaster = data_dir / "pg" / "postmaster.pid"
-    assert wait_until(lambda: not postmaster.exists(), timeout=60), "embedded server left running"
 
 
 def test_first_start_generates_secrets_and_prints_how_to_call(server: Server) -> None:

@@ -48,6 +48,7 @@ class ChatServerConfig:
     failure: str = "500"
     fail_marker: str | None = None  # prompts containing it always fail (with `failure`)
     random_503: float = 0.0  # share of admitted calls answered 503 at random
+    failure_retry_after: str | None = None  # a Retry-After on the chosen failures' answers
     rate: float = 0.0  # 0: unlimited; R: a token bucket of R calls/s (burst: 1 s of calls)
 
 
@@ -118,7 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, status: str, prompt: str, content: str) -> None:
         if status in ("429", "500", "503", "400", "401"):
-            self._send(int(status), {"error": {"message": f"failing with {status}"}})
+            wait = self.server.state.config.failure_retry_after
+            headers = {"retry-after": wait} if wait is not None else None
+            self._send(int(status), {"error": {"message": f"failing with {status}"}}, headers)
         elif status == "policy":
             self._send(400, POLICY_REFUSAL)
         elif status == "garbage":

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SMOKE = {
     "append": ["--runs", "1", "--batches", "1,10", "--events", "5,20"],
+    "console": ["--segments", "20", "--runs", "1"],
     "export": ["--events", "300", "--runs", "1"],
     "initiate": ["--customers", "400", "--segments", "16", "--upload", "200", "--chunk", "100",
                  "--runs", "1"],

@@ -43,7 +43,12 @@ def test_a_deleted_accounts_tokens_stop_working_once_the_cache_lets_go(
     [
         (
             "/v1/campaign/create",
-            {"name": "n", "customer_group_id": ID, "segment_variables": [], "ai_config": {}},
+            {
+                "name": "n",
+                "customer_group_id": ID,
+                "segment_variables": [],
+                "ai_config": {"template": "Hi"},
+            },
         ),
         ("/v1/campaign/rerun/initiate", {"campaign_id": ID, "new_customer_group_id": ID}),
     ],
@@ -110,13 +115,29 @@ def test_an_integer_beyond_64_bits_in_ai_config_is_400_naming_it(api: Api) -> No
         "name": "Spring",
         "customer_group_id": group,
         "segment_variables": ["plan", "region"],
-        "ai_config": {**TEMPLATE, "temperature": WIDE, "extra": [{"n": -WIDE}]},
+        "ai_config": {"provider": "openai", "prompt": "Hi", "max_tokens": WIDE},
     }
 
     response = api.post("/v1/campaign/create", body)
 
     assert response.status_code == 400, response.text
-    assert response.json() == {
-        "message": "Invalid value for ai_config: temperature is an integer beyond 64 bits",
-        "code": "invalid_field",
+    assert response.json()["code"] == "invalid_field"
+    assert response.json()["message"].startswith(
+        "Invalid value for ai_config.openai.max_tokens: Input should be less than or equal to"
+    )
+
+
+def test_an_unknown_ai_config_key_is_ignored_whatever_it_holds(api: Api) -> None:
+    api.define_fields("plan", "region")
+    group = api.group("g", customers("c", [("gold", "EU")]))
+    body = {
+        "name": "Spring",
+        "customer_group_id": group,
+        "segment_variables": ["plan", "region"],
+        "ai_config": {**TEMPLATE, "extra": [{"n": -WIDE}], "note": "\x00"},
     }
+
+    created = api.ok("/v1/campaign/create", body)["data"]
+
+    stored = api.ok("/v1/campaign/get", {"campaign_id": created["campaign_id"]})["data"]
+    assert stored["ai_config"] == TEMPLATE

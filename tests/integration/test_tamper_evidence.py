@@ -7,7 +7,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from application.audit import export_events, verify_chains
+from application.audit import export_events, verify_chains, verify_stream
 from tests.content_fixtures import define_fields, make_group
 from tests.drive import finish_run
 
@@ -31,9 +31,14 @@ def campaign_with_history(commands, store, pool, account_id) -> UUID:  # type: i
 
 
 def problems_for(db, stream_id: UUID) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """What the whole log's check finds in the stream, which the stream's own check (the
+    console's timeline) must find too."""
     with psycopg.connect(db.conninfo()) as conn:
         _, problems = verify_chains(conn)
-    return sorted((p.version, p.problem) for p in problems if p.stream_id == stream_id)
+        _, own = verify_stream(conn, stream_id)
+    found = sorted((p.version, p.problem) for p in problems if p.stream_id == stream_id)
+    assert sorted((p.version, p.problem) for p in own) == found
+    return found
 
 
 def tamper(db, statement: str, *params: object) -> None:  # type: ignore[no-untyped-def]

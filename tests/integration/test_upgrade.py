@@ -31,7 +31,7 @@ from application.database import ConnectionInfo, open_pool
 from application.idempotency_records import IdempotencyRecords
 from application.metadata import CommandContext
 from application.migrate import migrate
-from application.row_security import account_connection
+from application.row_security import account_connection, row_security_ddl
 from application.store import CampaignStore, store_env
 from projections.queries import ReadModels
 from projections.rebuild import verify
@@ -77,8 +77,10 @@ def event_rows(info: ConnectionInfo, upto: int | None = None) -> list[tuple[Any,
 
 
 def load(info: ConnectionInfo, dump: Path) -> None:
-    # Its own connection: the dump empties the session's search_path.
+    # Its own connection: the dump empties the session's search_path. The account role
+    # first, as the old version's migrate left it on its server (roles are not dumped).
     with psycopg.connect(info.conninfo()) as conn:
+        conn.execute(row_security_ddl()[0])
         conn.execute(dump.read_text())  # type: ignore[call-overload]
 
 

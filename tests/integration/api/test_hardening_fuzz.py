@@ -42,6 +42,14 @@ def config(auth: dict[str, str]) -> SchemathesisConfig:
             "headers": headers,
             "auth": {"openapi": {"bearer": {"bearer": token}}},
             "checks": {"positive_data_acceptance": {"expected-statuses": EXPECTED_STATUSES}},
+            # Upload rows are checked one by one: a row the schema refuses is answered in
+            # `rejected` with a 200, as the schema's description of `customers` says.
+            "operations": [
+                {
+                    "include-path": "/v1/customers/upload",
+                    "checks": {"negative_data_rejection": {"enabled": False}},
+                }
+            ],
         }
     )
 

@@ -100,7 +100,9 @@ def test_a_long_error_body_is_counted_under_its_own_code(http: TestClient, api: 
     before = value(samples(http), "nudgescribe_http_errors_total", code="invalid_field")
     long_key = "k" * 10_001  # named in the message: the body is over 10 kB
 
-    answer = api.post("/v1/campaign/list", {long_key: 1})
+    row = {"external_id": "a", "fields": {long_key: 1}}
+
+    answer = api.post("/v1/customers/upload", {"customers": [row]})
 
     assert (answer.status_code, answer.json()["code"]) == (400, "invalid_field")
     assert len(answer.content) > 10_000

@@ -31,7 +31,13 @@ UNMODELLED = {("GET", "/metrics")}  # Prometheus text, not JSON
 
 
 def declared(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
-    return {(m, route.path): route for route in api_routes(app.routes) for m in route.methods}
+    """The routes /openapi.json documents (the review console's HTML pages are not)."""
+    return {
+        (m, route.path): route
+        for route in api_routes(app.routes)
+        if route.include_in_schema
+        for m in route.methods
+    }
 
 
 def invalid_answers(app: FastAPI, answers: list[httpx.Response]) -> list[str]:

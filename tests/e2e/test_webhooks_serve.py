@@ -16,7 +16,7 @@ import pytest
 
 from tests.api_client import Api
 from tests.dbserver import throwaway_database
-from tests.e2e.test_server import free_port
+from tests.e2e.serving import free_port
 from tests.fakes.processes import ROOT, clean_env, database_url, wait_until
 from tests.fakes.webhook_receiver import webhook_receiver
 

@@ -1,5 +1,5 @@
 """The ``nudgescribe`` command: serve, processor, migrate, accounts, token, and the
-operator and auditor commands (events, anchors, projections, verify, demo)."""
+operator and auditor commands (events, anchors, projections, webhooks, verify, demo)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from api.cli_audit import anchors_app, events_app, verify
 from api.cli_common import cli_pool, console, load_settings, run_migrations
 from api.cli_demo import demo
 from api.cli_projections import projections_app
+from api.cli_webhooks import webhooks_app
 from api.observability import configure_logging, logging_config
 from application.settings import Settings
 
@@ -25,6 +26,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(events_app, name="events")
 app.add_typer(anchors_app, name="anchors")
 app.add_typer(projections_app, name="projections")
+app.add_typer(webhooks_app, name="webhooks")
 app.command()(verify)
 app.command()(demo)
 

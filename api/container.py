@@ -27,6 +27,7 @@ from application.row_security import account_connection
 from application.settings import Settings
 from application.store import CampaignStore, store_env
 from application.time_travel import TimeTravel
+from application.webhooks.endpoints import Webhooks
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 
@@ -48,6 +49,7 @@ class Container:
     groups: CustomerGroups
     account_cache: AccountCache
     time_travel: TimeTravel
+    webhooks: Webhooks
     processor: Any = None  # application.processor.Processor when this process runs one
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _started: list[Any] = field(default_factory=list)
@@ -139,6 +141,11 @@ def build_container(settings: Settings, *, processor: bool = False) -> Container
         groups=CustomerGroups(pool),
         account_cache=AccountCache(accounts, ttl=settings.account_cache_seconds),
         time_travel=TimeTravel(store, pool),
+        webhooks=Webhooks(
+            pool,
+            allow_private=settings.webhook_allow_private,
+            retry_seconds=settings.webhook_retry_seconds,
+        ),
     )
     if processor:
         container.processor = build_processor(container)

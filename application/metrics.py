@@ -57,6 +57,24 @@ GENERATOR_RETRIES = Counter(
     registry=REGISTRY,
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "nudgescribe_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later),"
+    " failed (given up at the end of the retry window)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_BACKLOG = Gauge(
+    "nudgescribe_webhook_queue_depth",
+    "Webhook deliveries not yet delivered nor given up",
+    registry=REGISTRY,
+)
+WEBHOOK_OLDEST_SECONDS = Gauge(
+    "nudgescribe_webhook_oldest_undelivered_seconds",
+    "Age of the oldest webhook delivery not yet delivered nor given up",
+    registry=REGISTRY,
+)
+
 
 def count_appended(topics: Iterable[str]) -> None:
     """``topics``: the stored events' topics, e.g. ``domain.campaign:Campaign.RunStarted``."""

@@ -33,6 +33,7 @@ from application.idempotency_records import IDEMPOTENCY_DDL
 from application.processor.queue import PROCESSOR_DDL
 from application.row_security import row_security_ddl
 from application.store import CampaignStore, store_env
+from application.webhooks.schema import WEBHOOKS_DDL
 
 MIGRATION_LOCK_KEY = 0x6E756467  # "nudg"
 DEADLOCK_ATTEMPTS = 5
@@ -76,7 +77,14 @@ def _migrate(
             return _apply(
                 connection,
                 conn,
-                [*CONTENT_DDL, *IDEMPOTENCY_DDL, *PROCESSOR_DDL, *extra_ddl, *row_security_ddl()],
+                [
+                    *CONTENT_DDL,
+                    *IDEMPOTENCY_DDL,
+                    *PROCESSOR_DDL,
+                    *WEBHOOKS_DDL,
+                    *extra_ddl,
+                    *row_security_ddl(),
+                ],
                 force,
             )
         finally:

@@ -28,6 +28,7 @@ ACCOUNT_SETTING = "nudgescribe.account_id"
 ACCOUNT_TABLES = (
     "accounts", "customer_fields", "customers", "customer_groups", "customer_group_members",
     "idempotency_keys", "rm_campaigns", "rm_jobs", "rm_job_campaigns",
+    "webhook_endpoints", "webhook_deliveries", "webhook_attempts",
 )  # fmt: skip
 CAMPAIGN_TABLES = ("rm_runs", "rm_run_segments", "rm_messages")
 POLICY = "account_isolation"

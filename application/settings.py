@@ -37,6 +37,25 @@ class Settings(BaseSettings):
     )
     """A processor holds the job it works for this long, renewing it as it goes: the jobs
     of a processor that died are taken over by another within this many seconds."""
+    webhook_allow_private: bool = Field(default=False, alias="NUDGESCRIBE_WEBHOOK_ALLOW_PRIVATE")
+    """Let webhooks call loopback, private and link-local addresses, and plain http (tests,
+    receivers on premises). Off, only https to public addresses is called."""
+    webhook_retry_seconds: float = Field(
+        default=86_400.0, gt=0, alias="NUDGESCRIBE_WEBHOOK_RETRY_SECONDS"
+    )
+    """A delivery is retried this long; an endpoint failing this long is disabled."""
+    webhook_backoff_seconds: float = Field(
+        default=5.0, gt=0, alias="NUDGESCRIBE_WEBHOOK_BACKOFF_SECONDS"
+    )
+    """The first retry's delay; each next one doubles it (up to an hour), with jitter."""
+    webhook_concurrency: int = Field(
+        default=64, ge=1, le=1024, alias="NUDGESCRIBE_WEBHOOK_CONCURRENCY"
+    )
+    """Deliveries in flight per dispatcher, all endpoints together."""
+    webhook_endpoint_concurrency: int = Field(
+        default=8, ge=1, le=256, alias="NUDGESCRIBE_WEBHOOK_ENDPOINT_CONCURRENCY"
+    )
+    """Deliveries in flight to one endpoint: a slow one holds at most these slots."""
     lock_timeout_seconds: int = Field(default=10, ge=0, alias="NUDGESCRIBE_LOCK_TIMEOUT")
     pool_size: int = Field(default=5, ge=1, le=100, alias="NUDGESCRIBE_DB_POOL_SIZE")
     read_your_writes_timeout: float = Field(default=10.0, gt=0, alias="NUDGESCRIBE_RYW_TIMEOUT")

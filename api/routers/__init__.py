@@ -9,6 +9,7 @@ from api.routers import (
     health,
     messages,
     reruns,
+    webhooks,
 )
 
 # Requests are matched against the routers in this order, route by route: the two hot
@@ -22,4 +23,5 @@ ROUTERS = [
     customer_groups.router,
     campaigns.router,
     messages.router,
+    webhooks.router,
 ]

@@ -11,6 +11,7 @@ from application.generators import build_generators
 from application.processor.worker import Processor
 from application.settings import Settings
 from application.store import CampaignStore, store_env
+from application.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def run_processor(settings: Settings, stop: threading.Event | None = None) -> No
     pool = open_pool(connection, max_size=4, name="nudgescribe-processor")
     store: CampaignStore | None = None
     processor: Processor | None = None
+    dispatcher: WebhookDispatcher | None = None
     try:
         migrate(connection, pool)
         store = CampaignStore(
@@ -41,9 +43,13 @@ def run_processor(settings: Settings, stop: threading.Event | None = None) -> No
         )
         processor = Processor(store, pool, connection, build_generators(settings), settings)
         processor.start()
+        dispatcher = WebhookDispatcher(connection, settings)  # delivers the webhooks
+        dispatcher.start()
         log.info("processor %s serving; stop with SIGTERM", processor.name)
         stop.wait()
     finally:
+        if dispatcher is not None:
+            dispatcher.stop()
         if processor is not None:
             processor.stop()
         if store is not None:

@@ -47,6 +47,7 @@ BUSINESS_RULES = {
     "invalid_campaign_input",
     "invalid_content",
     "invalid_message_transition",
+    "invalid_webhook",  # a URL the webhooks may not call, an unknown event type
     "provider_not_configured",
     "template_cannot_render",
     "unpublished_messages_exist",

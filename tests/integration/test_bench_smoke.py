@@ -22,6 +22,7 @@ SMOKE = {
                  "--runs", "1"],
     "queries": ["--segments", "20", "--reruns", "0", "--page-size", "5", "--connections", "2",
                 "--seconds", "0.3", "--runs", "1"],
+    "webhooks": ["--events", "20", "--endpoints", "2", "--runs", "1", "--latency-runs", "2"],
 }  # fmt: skip
 
 

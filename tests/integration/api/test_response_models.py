@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from uuid import UUID
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from api.models.responses import Counted, Envelope
 from api.openapi import api_routes
+from application.webhooks.outbox import Outbox, Result
 from tests.api_client import Api, customers, wait_until
 
 pytestmark = pytest.mark.integration
@@ -128,6 +130,20 @@ def live_every_route(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     failed = {"campaign_id": str(created["campaign_id"])}
     wait_until(lambda: api.campaign(failed["campaign_id"])["status"], "Failed".__eq__, 30.0)
     api.ok("/v1/campaign/rerun/retry", failed)
+
+    hook = {"url": "https://93.184.215.14/hook", "events": ["run.completed"]}
+    webhook = {"webhook_id": api.ok("/v1/webhooks/create", hook)["data"]["webhook_id"]}
+    api.ok("/v1/webhooks/list", {})
+    api.ok("/v1/webhooks/update", {**webhook, "description": "CRM"})
+    api.ok("/v1/webhooks/rotate-secret", webhook)
+    ping = api.ok("/v1/webhooks/test", webhook)["data"]["message_id"]
+    # An attempt recorded as the dispatcher records it (this app runs none).
+    Outbox(api.http.app.state.container.pool).record(  # type: ignore[attr-defined]
+        [Result(ping, UUID(webhook["webhook_id"]), 500, 1.0, "HTTP 500", datetime.now(UTC), False)]
+    )
+    assert api.ok("/v1/webhooks/deliveries", webhook)["data"]
+    api.ok("/v1/webhooks/redeliver", {**webhook, "message_id": ping})
+    api.ok("/v1/webhooks/delete", webhook)
 
 
 def test_every_success_answer_is_valid_against_its_response_model(

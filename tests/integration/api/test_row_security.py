@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors, sql
 
 from application.row_security import ACCOUNT_TABLES, CAMPAIGN_TABLES, account_connection
+from application.webhooks.outbox import Outbox, Result
 from tests.api_client import Api
 
 pytestmark = pytest.mark.integration
@@ -34,6 +36,11 @@ def test_a_query_without_its_account_filter_sees_only_its_own_rows(
     campaign_id, group_id = api.published_campaign("rls")
     body = {"campaign_id": campaign_id, "new_customer_group_id": group_id}
     api.ok("/v1/campaign/rerun/initiate", body, headers={"Idempotency-Key": "rls-1"})
+    hook = {"url": "https://93.184.215.14/hook", "events": ["run.completed"]}
+    webhook_id = api.ok("/v1/webhooks/create", hook)["data"]["webhook_id"]
+    ping = api.ok("/v1/webhooks/test", {"webhook_id": webhook_id})["data"]["message_id"]
+    # An attempt recorded as the dispatcher records it (this app runs none).
+    Outbox(pool).record([Result(ping, UUID(webhook_id), 200, 1.0, None, None, True)])
     for table in (*ACCOUNT_TABLES, *CAMPAIGN_TABLES):
         if table == "rm_job_campaigns":
             continue  # the processor's table, emptied once a job ends

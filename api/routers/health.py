@@ -26,9 +26,11 @@ def health() -> dict[str, Any]:
 
 @router.get("/ready", response_model=Envelope[Ready])
 def ready(request: Request, container: ContainerDep) -> Any:
-    """503 while the database is unreachable (projection status reads it, and the
+    """503 while the database is unreachable through either pool (projection status reads
+    through the read models' pool, the log's head through the event store's; the
     middleware answers 503 for that) or a read model lags more than the configured age."""
     statuses = container.runner.status()
+    container.store.recorder.max_notification_id()
     limit = container.settings.ready_max_lag_seconds
     lagging = [s for s in statuses if s.lag_events > 0 and s.lag_seconds > limit]
     if lagging:

@@ -106,15 +106,18 @@ def hostile(api: Api, pid: int, *, segments: int, initiates: int, uploads: int) 
     sampler.start()
     answers: Counter[tuple[str, int]] = Counter()
     read_latencies: list[float] = []
+    timeline: list[tuple[float, str, float]] = []  # (started, path, took)
     writers_done = threading.Event()
 
     def reader(seed: int) -> None:
         n = seed
         while not writers_done.is_set():
             path, body = reads[n % len(reads)]
+            started = time.monotonic() - began
             status, took = timed(lambda p=path, b=body: api.post(p, b))  # type: ignore[misc]
             answers[("read", status)] += 1
             read_latencies.append(took)
+            timeline.append((started, path, took))
             n += 1
 
     def write(kind: str, call: Callable[[], httpx.Response]) -> float:
@@ -147,7 +150,22 @@ def hostile(api: Api, pid: int, *, segments: int, initiates: int, uploads: int) 
     sampler.done.set()
     after = rss_mb(pid)
     runs = len(api.ok("/v1/campaign/rerun/history", {"campaign_id": campaign_id})["data"])
+    slow_reads(timeline)
     return report(answers, read_latencies, took, slowest, runs, (before, sampler.peak, after))
+
+
+def slow_reads(timeline: list[tuple[float, str, float]]) -> None:
+    """Where the slowest reads fell: p99 per path and per 5-second slice of the mix."""
+    for path in sorted({p for _, p, _ in timeline}):
+        took = [t for _, p, t in timeline if p == path]
+        print(f"  {path:<30} p99 {percentile(took, 0.99) * 1000:.1f} ms")
+    slices: dict[int, list[float]] = {}
+    for started, _, took in timeline:
+        slices.setdefault(int(started // 5) * 5, []).append(took)
+    print(
+        "  by time: "
+        + ", ".join(f"{at}s {percentile(t, 0.99) * 1000:.0f}" for at, t in sorted(slices.items()))
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

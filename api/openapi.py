@@ -30,6 +30,7 @@ ERRORS = {
     401: "Missing required fields",
     403: "auth error / Unauthorized",
     404: "Not found (also for a malformed id or another account's object)",
+    408: "The request head (or an upload's body) not received in time",
     409: "Modified concurrently, or a request with this Idempotency-Key is in flight",
     413: "Request body over the limit",
     415: "Content-Type must be application/json",

@@ -46,7 +46,7 @@ async def upload(
         )
 
     async with gate.upload():
-        await payload.receive()
+        await payload.receive(container.settings.body_timeout_seconds)
         result = await run_in_threadpool(check_and_write)
     return data(presenters.upload(result))
 

@@ -277,3 +277,21 @@ def test_large_atomic_initiate_does_not_hang(commands, store, pool, account_id):
     assert len(result.comparison.matched) == 5_000
     assert len(result.comparison.new) == 5_000
     assert len(result.comparison.orphaned) == 5_000
+
+
+def test_a_snapshot_is_stored_byte_for_byte_and_a_second_at_its_version_is_refused(store):  # type: ignore[no-untyped-def]
+    from eventsourcing.persistence import StoredEvent
+
+    assert store.snapshots is not None
+    recorder = store.snapshots.recorder
+    stored = StoredEvent(
+        originator_id=uuid4(),
+        originator_version=7,
+        topic="domain.campaign:Campaign",
+        state=bytes(range(256)) * 4096,  # every byte value, 1 MiB
+    )
+    recorder.insert_events([stored])
+    assert recorder.select_events(stored.originator_id) == [stored]
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([stored])
+    assert recorder.select_events(stored.originator_id) == [stored]

@@ -14,12 +14,14 @@ whatever they hold, so ``account_id`` or ``status`` in a body change nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError, bad_request, missing_fields
 from application.content.errors import CustomerFieldNotFound
@@ -58,7 +60,9 @@ class JsonBody:
         self.limit = limit
 
     async def __call__(self, request: Request) -> Any:
-        raw = await self.read(request)
+        return self.parse(await self.read(request))
+
+    def parse(self, raw: bytes | None) -> Any:
         if raw is None:
             return self.validate(b"{}")  # no body: every field takes its default or is missing
         strict_json(raw)
@@ -79,11 +83,44 @@ class JsonBody:
             raise ApiError(415, "Content-Type must be application/json", "unsupported_media_type")
         return raw
 
+    async def read_in_time(self, request: Request, timeout: float) -> bytes | None:
+        """``read``, the whole body within ``timeout`` seconds, else 408: a client that
+        stops sending mid-body must not hold a turn (``api.gate``) for ever."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.read(request)
+        except TimeoutError:
+            raise ApiError(408, "Request body not received in time", "request_timeout") from None
+
     def validate(self, raw: bytes) -> Any:
         try:
             return self.model.model_validate_json(raw, strict=True)
         except ValidationError as error:
             raise translate(error, self.model) from None
+
+
+class BodyInTurn(JsonBody):
+    """The dependency of a body that may be as large as an upload (a group's membership
+    lists) and is parsed whole: it reads nothing yet. Parsed, such a body takes several
+    times its size in memory, so the route ``receive``s it in the upload turn
+    (``api.gate``): however many such requests arrive, one body is held at a time (uvicorn
+    stops reading a connection whose body is not consumed)."""
+
+    async def __call__(self, request: Request) -> PendingBody[Any]:
+        return PendingBody(self, request)
+
+
+class PendingBody(Generic[M]):
+    def __init__(self, parser: JsonBody, request: Request) -> None:
+        self._parser = parser
+        self._request = request
+
+    async def receive(self, timeout: float) -> M:
+        """The body's model: read within ``timeout`` seconds (else 408), then parsed on a
+        worker thread (seconds for 32 MiB: not on the event loop)."""
+        raw = await self._parser.read_in_time(self._request, timeout)
+        model: M = await run_in_threadpool(self._parser.parse, raw)
+        return model
 
 
 def json_body(model: type[M], limit: int = JSON_LIMIT) -> Callable[[Request], Awaitable[M]]:

@@ -26,7 +26,6 @@ runs at once.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -39,7 +38,7 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from api.body import UNPAIRED_SURROGATE, JsonBody, first_bad_string, invalid_json
-from api.errors import ApiError, bad_request
+from api.errors import bad_request
 
 M = TypeVar("M", bound=BaseModel)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")  # RFC 8259's whitespace only
@@ -131,11 +130,7 @@ class LargeBody(Generic[M]):
     async def receive(self, timeout: float) -> None:
         """Read the body, whole within ``timeout`` seconds, else 408."""
         assert self._request is not None
-        try:
-            async with asyncio.timeout(timeout):
-                raw = await self._parser.read(self._request)
-        except TimeoutError:
-            raise ApiError(408, "Request body not received in time", "request_timeout") from None
+        raw = await self._parser.read_in_time(self._request, timeout)
         if raw is None:
             self._parser.validate(b"{}")  # a missing required field answers 401
             raw = b"{}"

@@ -72,9 +72,9 @@ class Settings(BaseSettings):
     """A request head (request line and headers) must arrive whole within this many
     seconds of its first byte, else 408 and the connection is closed."""
     body_timeout_seconds: float = Field(default=120.0, gt=0, alias="NUDGESCRIBE_BODY_TIMEOUT")
-    """An upload's body must arrive whole within this many seconds of its turn, else 408:
-    one upload is read at a time, so a client sending slowly would hold up every other
-    (32 MiB in 120 s is about 2 Mbit/s)."""
+    """A large body (an upload, a group's membership lists) must arrive whole within this
+    many seconds of its turn, else 408: one is read at a time, so a client sending slowly
+    would hold up every other (32 MiB in 120 s is about 2 Mbit/s)."""
     max_header_bytes: int = Field(default=8 << 10, ge=256, alias="NUDGESCRIBE_MAX_HEADER_BYTES")
     """The largest single header (name and value) a request may send; above it, 431."""
     max_header_section_bytes: int = Field(

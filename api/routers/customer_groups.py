@@ -1,14 +1,18 @@
-"""Customer groups: create, list, update membership, delete."""
+"""Customer groups: create, list, update membership, delete.
+
+A membership list may be as large as an upload (``UPLOAD_LIMIT``), so create and update
+read, parse and write it in the upload turn (``api.gate``), off the event loop."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 
-from api.body import UPLOAD_LIMIT
-from api.deps import ContainerDep, PrincipalDep, body
+from api.body import UPLOAD_LIMIT, BodyInTurn, PendingBody
+from api.deps import ContainerDep, GateDep, PrincipalDep, body
 from api.models import presenters
 from api.models.common import Paging
 from api.models.content import GroupCreate, GroupRef, GroupUpdate
@@ -19,13 +23,19 @@ from application.content.errors import GroupInUse
 router = APIRouter(prefix="/v1/customer-groups", tags=["Customer Groups"])
 
 
+CreateBody = Annotated[PendingBody[GroupCreate], Depends(BodyInTurn(GroupCreate, UPLOAD_LIMIT))]
+UpdateBody = Annotated[PendingBody[GroupUpdate], Depends(BodyInTurn(GroupUpdate, UPLOAD_LIMIT))]
+
+
 @router.post("/create", response_model=Envelope[GroupOut])
-def create(
-    principal: PrincipalDep,
-    container: ContainerDep,
-    payload: Annotated[GroupCreate, body(GroupCreate, UPLOAD_LIMIT)],
+async def create(
+    principal: PrincipalDep, container: ContainerDep, gate: GateDep, pending: CreateBody
 ) -> dict[str, Any]:
-    group = container.groups.create(principal.account_id, payload.name, payload.external_ids)
+    async with gate.upload():
+        payload = await pending.receive(container.settings.body_timeout_seconds)
+        group = await run_in_threadpool(
+            container.groups.create, principal.account_id, payload.name, payload.external_ids
+        )
     return data(asdict(group))
 
 
@@ -42,18 +52,20 @@ def list_groups(
 
 
 @router.post("/update", response_model=Envelope[GroupOut])
-def update(
-    principal: PrincipalDep,
-    container: ContainerDep,
-    payload: Annotated[GroupUpdate, body(GroupUpdate, UPLOAD_LIMIT)],
+async def update(
+    principal: PrincipalDep, container: ContainerDep, gate: GateDep, pending: UpdateBody
 ) -> dict[str, Any]:
-    group = container.groups.update(
-        principal.account_id,
-        payload.customer_group_id,
-        name=payload.name,
-        add_external_ids=payload.add_external_ids,
-        remove_external_ids=payload.remove_external_ids,
-    )
+    async with gate.upload():
+        payload = await pending.receive(container.settings.body_timeout_seconds)
+        group = await run_in_threadpool(
+            lambda: container.groups.update(
+                principal.account_id,
+                payload.customer_group_id,
+                name=payload.name,
+                add_external_ids=payload.add_external_ids,
+                remove_external_ids=payload.remove_external_ids,
+            )
+        )
     return data(asdict(group))
 
 

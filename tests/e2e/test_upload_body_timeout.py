@@ -1,5 +1,6 @@
-"""One upload is read at a time: a client that stops sending its body mid-way is refused
-at the body timeout, and the uploads queued behind it go ahead."""
+"""One large body (an upload, a group's membership lists) is read at a time: a client that
+stops sending its body mid-way is refused at the body timeout, and the large bodies queued
+behind it go ahead."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -49,31 +51,45 @@ def api_headers(server: Server) -> dict[str, str]:
     }
 
 
-def test_a_stalled_upload_body_is_408_and_the_next_upload_goes_ahead(server: Server) -> None:
+# (path, the start of a body that stalls), (path, a whole body queued behind it)
+UPLOAD = ("/v1/customers/upload", b'{"customers": [{"external_id": "c1", "fields": {}},')
+QUEUED_UPLOAD = ("/v1/customers/upload", b'{"customers": [{"external_id": "c2", "fields": {}}]}')
+GROUP = ("/v1/customer-groups/create", b'{"name": "Slow", "external_ids": ["c1",')
+QUEUED_GROUP = ("/v1/customer-groups/create", b'{"name": "Queued", "external_ids": ["c2"]}')
+
+
+@pytest.mark.parametrize(
+    ("stalled_body", "queued_body"),
+    [(UPLOAD, QUEUED_UPLOAD), (UPLOAD, QUEUED_GROUP), (GROUP, QUEUED_UPLOAD)],
+    ids=["upload-then-upload", "upload-then-group", "group-then-upload"],
+)
+def test_a_stalled_large_body_is_408_and_the_next_goes_ahead(
+    server: Server, stalled_body: tuple[str, bytes], queued_body: tuple[str, bytes]
+) -> None:
     headers = api_headers(server)
     url = urlparse(server.url)
     stalled = socket.create_connection((url.hostname, url.port), timeout=30)
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    path, start = stalled_body
     stalled.sendall(
-        b"POST /v1/customers/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n".encode()
         + head.encode()
-        + b'\r\n{"customers": [{"external_id": "c1", "fields": {}},'
+        + b"\r\n"
+        + start
     )
-    # Sent while the stalled body holds the one upload slot: it waits for its turn.
-    behind: list[httpx.Response] = []
-    sender = threading.Thread(
-        target=lambda: behind.append(
-            httpx.post(
-                server.url + "/v1/customers/upload",
-                content=b'{"customers": [{"external_id": "c2", "fields": {}}]}',
-                headers=headers,
-                timeout=60,
-            )
-        )
-    )
+    # Sent while the stalled body holds the one turn for large bodies: it waits for it.
+    behind: list[tuple[httpx.Response, float]] = []
+    queued_path, queued = queued_body
+
+    def send_queued() -> None:
+        answer = httpx.post(server.url + queued_path, content=queued, headers=headers, timeout=60)
+        behind.append((answer, time.monotonic()))
+
+    sender = threading.Thread(target=send_queued)
     sender.start()
 
-    received = b""
+    received = stalled.recv(65536)
+    refused_at = time.monotonic()
     while chunk := stalled.recv(65536):
         received += chunk
     stalled.close()
@@ -85,5 +101,11 @@ def test_a_stalled_upload_body_is_408_and_the_next_upload_goes_ahead(server: Ser
     }
 
     sender.join(timeout=60)
-    assert [r.status_code for r in behind] == [200], [r.text for r in behind]
-    assert behind[0].json()["data"]["accepted"] == 1
+    assert [r.status_code for r, _ in behind] == [200], [r.text for r, _ in behind]
+    response, answered_at = behind[0]
+    assert answered_at > refused_at, "the queued body went ahead of the one holding the turn"
+    answer = response.json()["data"]
+    if queued_path == QUEUED_UPLOAD[0]:
+        assert answer["accepted"] == 1
+    else:
+        assert answer["name"] == "Queued"

@@ -162,43 +162,31 @@ class ReadModels:
     def __init__(self, connect: AccountConnection) -> None:
         self.connect = connect
 
-    def _reading(self, account_id: UUID) -> AbstractContextManager[Connection[Any]]:
-        return self.connect(account_id)
+    def _rows(self, account_id: UUID, query: sql.Composed, params: Any) -> list[Any]:
+        with self.connect(account_id) as conn:
+            return conn.execute(query, params).fetchall()
 
-    @staticmethod
-    def _all(conn: Connection[Any], row_type: type[T], query: sql.Composed, params: Any) -> list[T]:
-        with conn.cursor(row_factory=class_row(row_type)) as cur:
-            rows: list[T] = cur.execute(query, params).fetchall()
-        return rows
-
-    @staticmethod
-    def _scalar(conn: Connection[Any], query: sql.Composed, params: Any) -> Any:
-        row = conn.execute(query, params).fetchone()
-        return row[0] if row else None
-
-    def _campaign(
-        self, conn: Connection[Any], account_id: UUID, campaign_id: UUID
-    ) -> CampaignRow | None:
-        rows = self._all(conn, CampaignRow, _CAMPAIGN, (campaign_id, account_id))
-        return rows[0] if rows else None
+    def _first(
+        self, account_id: UUID, row_type: type[T], query: sql.Composed, params: Any
+    ) -> T | None:
+        with self.connect(account_id) as conn, conn.cursor(row_factory=class_row(row_type)) as cur:
+            return cur.execute(query, params).fetchone()
 
     def campaign(self, account_id: UUID, campaign_id: UUID) -> CampaignRow | None:
-        with self._reading(account_id) as conn:
-            return self._campaign(conn, account_id, campaign_id)
+        return self._first(account_id, CampaignRow, _CAMPAIGN, (campaign_id, account_id))
 
     def campaigns(
         self, account_id: UUID, *, page: int, page_size: int, status: str | None
     ) -> Page[CampaignRow]:
         params = {"account": account_id, "status": status}
         paged = {**params, "limit": page_size, "offset": (max(page, 1) - 1) * page_size}
-        with self._reading(account_id) as conn:
-            total = self._scalar(conn, _COUNT_CAMPAIGNS, params)
-            return Page(self._all(conn, CampaignRow, _CAMPAIGNS, paged), page, page_size, total)
+        with self.connect(account_id) as conn:
+            (total,) = conn.execute(_COUNT_CAMPAIGNS, params).fetchone() or (0,)
+            with conn.cursor(row_factory=class_row(CampaignRow)) as cur:
+                return Page(cur.execute(_CAMPAIGNS, paged).fetchall(), page, page_size, total)
 
     def run_history(self, account_id: UUID, campaign_id: UUID) -> list[RunHistoryRow] | None:
-        with self._reading(account_id) as conn:
-            rows = conn.execute(HISTORY, history_params(account_id, campaign_id)).fetchall()
-        return history_of(rows)
+        return history_of(self._rows(account_id, HISTORY, history_params(account_id, campaign_id)))
 
     def run_messages(
         self,
@@ -209,10 +197,13 @@ class ReadModels:
         include_archived: bool,
         page: int,
         page_size: int,
+        status: str | None = None,
     ) -> Page[MessageRow] | None:
-        """No run_number: the current run (active only unless asked); else that whole run."""
+        """No run_number: the current run (active only unless asked); else that whole run.
+        ``status``: only the messages in it (the review console's filter)."""
         archived = include_archived or run_number is not None
-        return self._page(account_id, campaign_id, run_number, archived, False, page, page_size)
+        return self._page(account_id, campaign_id, run_number, archived, False, page, page_size,
+                          status)  # fmt: skip
 
     def published_messages(
         self, account_id: UUID, campaign_id: UUID, *, page: int, page_size: int
@@ -233,56 +224,24 @@ class ReadModels:
             return None
         return found.total, (found.total + page_size - 1) // page_size
 
-    def _page(
-        self,
-        account_id: UUID,
-        campaign_id: UUID,
-        run: int | None,
-        archived: bool,
-        live: bool,
-        page: int,
-        page_size: int,
-    ) -> Page[MessageRow] | None:
+    def _page(self, account_id: UUID, campaign_id: UUID, run: int | None, archived: bool,
+              live: bool, page: int, page_size: int, status: str | None = None,
+              ) -> Page[MessageRow] | None:  # fmt: skip
+        """RUN_PAGE, or STATUS_PAGE of the messages in ``status``."""
         params = page_params(account_id, campaign_id, run=run, archived=archived,
                              live=live, page=page, page_size=page_size)  # fmt: skip
-        with self._reading(account_id) as conn:
-            rows = conn.execute(RUN_PAGE, params).fetchall()
-        return page_of(rows, campaign_id, page=page, page_size=page_size)
-
-    def run_messages_in_status(
-        self,
-        account_id: UUID,
-        campaign_id: UUID,
-        *,
-        run_number: int | None,
-        status: str,
-        page: int,
-        page_size: int,
-    ) -> Page[MessageRow] | None:
-        """As ``run_messages`` (archived ones too when a run is named), only those in
-        ``status``."""
-        params = page_params(account_id, campaign_id, run=run_number,
-                             archived=run_number is not None, live=False, page=page,
-                             page_size=page_size)  # fmt: skip
-        with self._reading(account_id) as conn:
-            rows = conn.execute(STATUS_PAGE, {**params, "status": status}).fetchall()
+        query = RUN_PAGE if status is None else STATUS_PAGE
+        rows = self._rows(account_id, query, {**params, "status": status})
         return page_of(rows, campaign_id, page=page, page_size=page_size)
 
     def segment_values(
         self, account_id: UUID, campaign_id: UUID, keys: list[str]
     ) -> dict[str, dict[str, Any]]:
         """Segment key → its values, for the keys the campaign's messages have."""
-        if not keys:
-            return {}
-        with self._reading(account_id) as conn:
-            rows = conn.execute(_SEGMENT_VALUES, (campaign_id, keys)).fetchall()
-        return {key: values for key, values in rows}
+        return dict(self._rows(account_id, _SEGMENT_VALUES, (campaign_id, keys))) if keys else {}
 
     def job(self, account_id: UUID, job_uid: UUID) -> JobRow | None:
-        with self._reading(account_id) as conn:
-            rows = self._all(conn, JobRow, _JOB, (job_uid, account_id))
-        return rows[0] if rows else None
+        return self._first(account_id, JobRow, _JOB, (job_uid, account_id))
 
     def group_in_current_run(self, account_id: UUID, customer_group_id: UUID) -> bool:
-        with self._reading(account_id) as conn:
-            return bool(self._scalar(conn, _GROUP_IN_USE, (account_id, customer_group_id)))
+        return bool(self._rows(account_id, _GROUP_IN_USE, (account_id, customer_group_id))[0][0])

@@ -45,6 +45,8 @@ class RunHistoryRow:
 
 @dataclass(frozen=True)
 class MessageRow:
+    """A message of a run, as the API answers it."""
+
     message_id: UUID
     run_number: int
     segment_key: str
@@ -56,13 +58,15 @@ class MessageRow:
     status: str
     review_status: str
     approval_stage: str
-    error: str | None
+    error: str | None  # why generation failed, while the status is Generation failed
     is_archived: bool
     archive_reason: str | None
     archived_at: datetime | None
     created_at: datetime
     published_at: datetime | None
-    published_content: str | None  # the live text, while a draft of it is reviewed too
+    # The live text of a published message while a draft of it (``content``) is reviewed;
+    # the same as ``content`` once published; null before the message is first published.
+    published_content: str | None
 
     def as_published(self) -> MessageRow:
         """The message as its recipients see it: its published text, even while a draft

@@ -87,24 +87,15 @@ def campaign_view(
     history = reads.run_history(account_id, campaign_id)
     if campaign is None or history is None:
         return None
-    if shown.status is None:
-        messages = reads.run_messages(
-            account_id,
-            campaign_id,
-            run_number=shown.run,
-            include_archived=False,
-            page=shown.page,
-            page_size=shown.page_size,
-        )
-    else:
-        messages = reads.run_messages_in_status(
-            account_id,
-            campaign_id,
-            run_number=shown.run,
-            status=shown.status,
-            page=shown.page,
-            page_size=shown.page_size,
-        )
+    messages = reads.run_messages(
+        account_id,
+        campaign_id,
+        run_number=shown.run,
+        include_archived=False,
+        page=shown.page,
+        page_size=shown.page_size,
+        status=shown.status,
+    )
     if messages is None:
         return None
     current = next((run for run in history if run.is_current), None)

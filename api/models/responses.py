@@ -12,6 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from projections.rows import MessageRow
+
 T = TypeVar("T")
 
 JSONValue = Any  # segment values and ai_config hold any JSON
@@ -148,27 +150,11 @@ class Published(BaseModel):
     campaign_status: str | None
 
 
-class MessageOut(BaseModel):
-    message_id: UUID
-    run_number: int
-    segment_key: str
-    segment: dict[str, JSONValue]
-    customer_count: int
-    content: str
-    origin: str
-    copied_from_message_id: UUID | None
-    status: str
-    review_status: str
-    approval_stage: str
-    error: str | None  # why generation failed, while the status is Generation failed
-    is_archived: bool
-    archive_reason: str | None
-    archived_at: datetime | None
-    created_at: datetime
-    published_at: datetime | None
-    # The live text of a published message while a draft of it (``content``) is reviewed;
-    # the same as ``content`` once published; null before the message is first published.
-    published_content: str | None
+# A message is answered as the read model's own row, a frozen dataclass with the answer's
+# fields and types (documented there): FastAPI's check of a page of them is then an
+# instance check, where validating 100 rows into a pydantic copy of it from their
+# attributes took ≈ 0.25 ms a page. /openapi.json names the schema MessageRow.
+MessageOut = MessageRow
 
 
 # ------------------------------------------------------------------ reruns
